@@ -1,0 +1,79 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// RemoteFileSource: a worker that embeds CPython and imports modules from a client's folder
+/// over JSON-RPC 2.0 on WebSocket. One module per folder; see DESIGN.md §2 for the roles.
+let package = Package(
+    name: "RemoteFileSource",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "rfs", targets: ["rfs"]),
+        .library(name: "RFSProtocol", targets: ["RFSProtocol"]),
+        .library(name: "RFSModuleIndex", targets: ["RFSModuleIndex"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // Debian's libpython3-dev (Python 3.11), found through pkg-config.
+        .systemLibrary(
+            name: "CPython",
+            path: "Sources/CPython",
+            pkgConfig: "python3-embed",
+            providers: [.apt(["libpython3-dev"])]
+        ),
+        // Plain C wrappers for what Swift cannot import from Python.h (macros, globals, variadics).
+        .target(name: "CRFSPythonShim", dependencies: ["CPython"]),
+        .target(name: "RFSProtocol"),
+        .target(name: "RFSModuleIndex", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "RFSPython",
+            dependencies: ["CRFSPythonShim", .product(name: "Logging", package: "swift-log")],
+            resources: [.copy("remote_file_source")]
+        ),
+        .target(
+            name: "RFSTransport",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "RFSWorker",
+            dependencies: [
+                "RFSProtocol", "RFSPython", "RFSTransport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "RFSClient",
+            dependencies: [
+                "RFSProtocol", "RFSModuleIndex", "RFSTransport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "rfs",
+            dependencies: [
+                "RFSWorker", "RFSClient", "RFSModuleIndex", "RFSProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "RFSProtocolTests", dependencies: ["RFSProtocol"]),
+        .testTarget(name: "RFSModuleIndexTests", dependencies: ["RFSModuleIndex"]),
+        .testTarget(name: "RFSPythonTests", dependencies: ["RFSPython", "RFSModuleIndex"]),
+        .testTarget(name: "RFSTransportTests", dependencies: ["RFSTransport"]),
+        .testTarget(name: "RFSEndToEndTests", dependencies: ["RFSProtocol", "RFSTransport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,1 @@
+// RFSClient: placeholder until its issue lands.

@@ -1,0 +1,1 @@
+// RFSModuleIndex: placeholder until its issue lands.

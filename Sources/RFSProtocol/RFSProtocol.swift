@@ -1,0 +1,1 @@
+// RFSProtocol: placeholder until its issue lands.

@@ -1,0 +1,1 @@
+// RFSPython: placeholder until its issue lands.

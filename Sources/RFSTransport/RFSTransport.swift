@@ -1,0 +1,1 @@
+// RFSTransport: placeholder until its issue lands.

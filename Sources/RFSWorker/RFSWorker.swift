@@ -1,0 +1,1 @@
+// RFSWorker: placeholder until its issue lands.

@@ -1,0 +1,22 @@
+# Sourced by the scripts in this folder: installs what a fresh machine lacks.
+# libpython3-dev (Debian, CPython 3.11) is what the embedded interpreter links against;
+# tox runs the Python package's own tests.
+
+ensure_libpython() {
+    if pkg-config --exists python3-embed 2>/dev/null; then
+        return 0
+    fi
+    echo "rfs: installing libpython3-dev (needed to embed CPython)" >&2
+    local sudo=""
+    if [ "$(id -u)" != "0" ]; then sudo="sudo"; fi
+    $sudo apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libpython3-dev pkg-config >&2
+}
+
+ensure_tox() {
+    if python3 -m tox --version >/dev/null 2>&1; then
+        return 0
+    fi
+    echo "rfs: installing tox" >&2
+    python3 -m pip install --quiet tox >&2
+}
