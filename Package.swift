@@ -71,7 +71,10 @@ let package = Package(
         ),
         .testTarget(name: "RFSProtocolTests", dependencies: ["RFSProtocol"]),
         .testTarget(name: "RFSModuleIndexTests", dependencies: ["RFSModuleIndex"]),
-        .testTarget(name: "RFSPythonTests", dependencies: ["RFSPython", "RFSModuleIndex"]),
+        .testTarget(
+            name: "RFSPythonTests",
+            dependencies: ["RFSPython", "RFSModuleIndex", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "RFSTransportTests", dependencies: ["RFSTransport"]),
         .testTarget(name: "RFSEndToEndTests", dependencies: ["RFSProtocol", "RFSTransport"]),
     ],
