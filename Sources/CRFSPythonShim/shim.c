@@ -1,5 +1,6 @@
 #include "rfs_python_shim.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -209,11 +210,25 @@ int rfs_python_initialize(const rfs_python_options *options, char *error, size_t
             return -1;
         }
     }
+    // CPython 3.11's _signal module installs its own C-level SIGINT handler when it is first
+    // imported and finds SIGINT at SIG_DFL, even with install_signal_handlers = 0. Import it now
+    // and put back what the embedding process had, so SIGINT stays the Swift side's.
+    struct sigaction sigint_before;
+    int have_sigint = sigaction(SIGINT, NULL, &sigint_before) == 0;
+
     status = Py_InitializeFromConfig(&config);
     PyConfig_Clear(&config);
     if (PyStatus_Exception(status)) {
         copy_error(error, error_size, "Py_InitializeFromConfig", status);
         return -1;
+    }
+    PyObject *signal_module = PyImport_ImportModule("_signal");  // new reference or NULL
+    if (signal_module == NULL) {
+        PyErr_Clear();  // without _signal nothing can have touched SIGINT
+    }
+    Py_XDECREF(signal_module);
+    if (have_sigint) {
+        sigaction(SIGINT, &sigint_before, NULL);
     }
     return 0;
 }

@@ -1,6 +1,7 @@
 import CRFSPythonShim
 import Foundation
 import Logging
+import Synchronization
 
 /// The embedded CPython interpreter of a worker.
 ///
@@ -142,7 +143,15 @@ public final class PythonInterpreter: Sendable {
     /// caller before the job starts throws `CancellationError`; a started job runs to its end.
     public func withGIL<T: Sendable>(_ body: @Sendable (borrowing PythonGIL) throws -> T) async throws -> T {
         try await withoutActuallyEscaping(body) { body in
-            try await submit(nestable: true) { gil, _ in try body(gil) } onCancelWhileRunning: { _ in }
+            // The job holds the closure only through this box and empties it before the caller
+            // resumes, so the closure really does not outlive this call (checked at run time).
+            let box = ClosureBox(body)
+            return try await submit(nestable: true) { gil, _ in
+                try box.take()(gil)
+            } onCancelWhileRunning: { _ in
+            } onAbandon: {
+                box.clear()
+            }
         }
     }
 
@@ -151,7 +160,8 @@ public final class PythonInterpreter: Sendable {
     private func submit<T: Sendable>(
         nestable: Bool,
         _ body: @escaping @Sendable (borrowing PythonGIL, UInt64) throws -> T,
-        onCancelWhileRunning: @escaping @Sendable (UInt64) -> Void
+        onCancelWhileRunning: @escaping @Sendable (UInt64) -> Void,
+        onAbandon: @escaping @Sendable () -> Void = {}
     ) async throws -> T {
         let owner = self.owner
         let id = owner.makeJobID()
@@ -166,15 +176,21 @@ public final class PythonInterpreter: Sendable {
                     id: id,
                     nestable: nestable,
                     body: { gil in
+                        let result: Result<T, Error>
                         do {
-                            continuation.resume(returning: try body(gil, id))
+                            result = .success(try body(gil, id))
                         } catch {
-                            continuation.resume(throwing: error)
+                            result = .failure(error)
                         }
+                        continuation.resume(with: result)
                     },
-                    abandon: { error in continuation.resume(throwing: error) }
+                    abandon: { error in
+                        onAbandon()
+                        continuation.resume(throwing: error)
+                    }
                 )
                 guard owner.enqueue(job) else {
+                    onAbandon()
                     continuation.resume(throwing: PythonError.shutDown)
                     return
                 }
@@ -197,5 +213,31 @@ public final class PythonInterpreter: Sendable {
         bridge.interrupt(token: nil)
         await owner.stop()
         logger.info("embedded Python shut down")
+    }
+}
+
+/// Holds a closure for exactly one call and lets go of it before the call's result is
+/// delivered (see `withGIL`).
+private final class ClosureBox<T>: Sendable {
+    typealias Body = @Sendable (borrowing PythonGIL) throws -> T
+    private let body: Mutex<Body?>
+
+    init(_ body: @escaping Body) {
+        self.body = Mutex(body)
+    }
+
+    /// Calls the closure after removing it from the box; the box keeps no reference.
+    func take() -> Body {
+        guard let body = body.withLock({ stored -> Body? in
+            defer { stored = nil }
+            return stored
+        }) else {
+            preconditionFailure("a withGIL job ran twice")
+        }
+        return body
+    }
+
+    func clear() {
+        body.withLock { $0 = nil }
     }
 }

@@ -46,6 +46,7 @@ final class PythonOwnerThread: @unchecked Sendable {
     private var worker: UnsafeMutablePointer<PyObject>?
 
     private let interrupts: InterruptController
+    private let kicker = EvalBreakerKicker()
     private let logger: Logger
 
     init(interrupts: InterruptController, logger: Logger) {
@@ -80,9 +81,9 @@ final class PythonOwnerThread: @unchecked Sendable {
             phase = .starting
             condition.unlock()
             let thread = Thread { [self] in
+                Thread.current.name = "rfs-python"
                 self.threadMain(options, started: started)
             }
-            thread.name = "rfs-python"
             thread.stackSize = options.stackSize
             thread.start()
         }
@@ -129,6 +130,7 @@ final class PythonOwnerThread: @unchecked Sendable {
         // Py_InitializeFromConfig left this thread holding the GIL; give it up so Python threads
         // and PyGILState users elsewhere can run (DESIGN.md §5).
         mainThreadState = PyEval_SaveThread()
+        kicker.start()
         condition.lock()
         if phase == .starting {
             phase = .running
@@ -140,6 +142,7 @@ final class PythonOwnerThread: @unchecked Sendable {
         serveQueue()
 
         interrupts.close()  // no pending call may reach the interpreter from now on
+        kicker.stop()
         PyEval_RestoreThread(mainThreadState)
         rfs_py_xdecref(worker)  // owned since initializePython
         worker = nil
@@ -253,11 +256,13 @@ final class PythonOwnerThread: @unchecked Sendable {
         return true
     }
 
-    /// Wakes the owner thread if it waits (used by `interrupt()`); never blocks for long.
+    /// After a pending call was added: wakes the owner thread if it waits in a bridge request,
+    /// and makes it check pending calls if it runs Python code. Never blocks for long.
     func wake() {
         condition.lock()
         condition.broadcast()
         condition.unlock()
+        kicker.kick()
     }
 
     /// True on the owner thread.
