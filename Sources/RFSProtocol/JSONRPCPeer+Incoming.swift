@@ -269,7 +269,7 @@ extension JSONRPCPeer {
         let size = text.utf8.count
         guard size > configuration.maxMessageSize else { return text }
         let reason = "reply of \(size) bytes exceeds the message size limit of \(configuration.maxMessageSize) bytes"
-        logger.error("reply too large", metadata: ["rpc.id": .stringConvertible(response.id.map(String.init(describing:)) ?? "null"), "reason": .string(reason)])
+        logger.error("reply too large", metadata: ["rpc.id": .string(response.id?.description ?? "null"), "reason": .string(reason)])
         return JSONRPCEncoder.encode(JSONRPCResponse(id: response.id, error: .internalError(reason)))
     }
 

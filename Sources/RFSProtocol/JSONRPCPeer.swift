@@ -67,12 +67,19 @@ public actor JSONRPCPeer {
         }
     }
 
+    deinit {
+        // A peer dropped without `close` must not leave its notification task waiting forever.
+        notificationQueue.finish()
+        notificationWorker.cancel()
+    }
+
     // MARK: Handlers
 
     /// Serves `method`: the handler's return value is the result (`.null` for `null`). A thrown
     /// ``JSONRPCError`` is sent as it is; any other error becomes `-32603` naming the method and
-    /// the error; a handler cancelled by `$/cancelRequest` answers `-32800`. Registering a
-    /// method again replaces its handler.
+    /// the error. `$/cancelRequest` cancels the handler's task: if it then ends by throwing
+    /// (anything), the reply is `-32800 Request cancelled`; if it still returns a result, that
+    /// result is sent. Registering a method again replaces its handler.
     public func register(
         _ method: String,
         handler: @escaping @Sendable (JSONRPCRequest) async throws -> JSONValue

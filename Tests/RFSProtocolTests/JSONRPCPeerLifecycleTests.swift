@@ -145,6 +145,21 @@ struct JSONRPCPeerLifecycleTests {
             == #"{"jsonrpc":"2.0","error":{"code":-32800,"message":"Request cancelled"},"id":3}"#)
     }
 
+    @Test("a cancelled handler that still returns a result has that result sent")
+    func cancelledHandlerReturningResult() async {
+        let wire = WirePeer()
+        let started = Signal()
+        await wire.peer.register("run") { _ in
+            await started.fire()
+            do { try await Task.sleep(for: .seconds(3600)) } catch {}
+            return ["status": "ok", "partial": true]
+        }
+        await wire.peer.receive(#"{"jsonrpc":"2.0","method":"run","id":4}"#)
+        await started.wait()
+        #expect(await wire.exchange(#"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":4}}"#)
+            == #"{"jsonrpc":"2.0","result":{"partial":true,"status":"ok"},"id":4}"#)
+    }
+
     @Test("$/cancelRequest for an unknown id or without an id is ignored, without reply")
     func strayCancelRequests() async {
         let wire = WirePeer()
