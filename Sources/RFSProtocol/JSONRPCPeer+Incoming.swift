@@ -73,17 +73,14 @@ extension JSONRPCPeer {
             return nil
         case .batch(let items):
             let slots = items.compactMap { accept($0, repliesItself: false) }
-            let tasks = slots.compactMap { slot -> Task<JSONRPCResponse?, Never>? in
-                if case .handler(let task) = slot { return task }
+            let ready = slots.compactMap { slot -> JSONRPCResponse? in
+                if case .ready(let response) = slot { return response }
                 return nil
             }
-            if tasks.isEmpty {
-                let responses = slots.compactMap { slot -> JSONRPCResponse? in
-                    if case .ready(let response) = slot { return response }
-                    return nil
-                }
-                // A batch of only notifications (and replies) gets no reply at all.
-                return responses.isEmpty ? nil : .batch(responses)
+            guard ready.count < slots.count else {
+                // No handler to wait for. A batch of only notifications (and replies) gets no
+                // reply at all, not an empty array.
+                return ready.isEmpty ? nil : .batch(ready)
             }
             Self.gatherBatchReply(slots, peer: self)
             return nil
