@@ -24,6 +24,9 @@ extension PythonInterpreter {
         /// The directory that contains the `remote_file_source` package; nil uses the copy
         /// bundled as a resource of this module.
         public var packageDirectory: String?
+        /// Seconds a `fetch_module` round trip of a registered connection may take before the
+        /// import fails with ImportError (nil: no limit, the request handler decides).
+        public var fetchTimeout: Double?
         /// Stack size of Python's owner thread; deep recursion in scripts needs room.
         public var ownerThreadStackSize: Int
 
@@ -35,6 +38,7 @@ extension PythonInterpreter {
             pythonHome: String? = nil,
             programName: String? = nil,
             packageDirectory: String? = nil,
+            fetchTimeout: Double? = 30,
             ownerThreadStackSize: Int = 16 << 20
         ) {
             self.extraSysPath = extraSysPath
@@ -44,6 +48,7 @@ extension PythonInterpreter {
             self.pythonHome = pythonHome
             self.programName = programName
             self.packageDirectory = packageDirectory
+            self.fetchTimeout = fetchTimeout
             self.ownerThreadStackSize = ownerThreadStackSize
         }
     }

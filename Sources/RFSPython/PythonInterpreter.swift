@@ -123,9 +123,13 @@ public final class PythonInterpreter: Sendable {
         try await withGIL { gil in try gil.callWorkerJSON("top_level_names", [], as: [String].self) }
     }
 
-    /// Ensures a `RemoteMetaPathFinder` for connection `id` is first in `sys.meta_path`.
+    /// Ensures a `RemoteMetaPathFinder` for connection `id` is first in `sys.meta_path`; its
+    /// fetches time out after `configuration.fetchTimeout`. Idempotent.
     public func registerConnection(id: String) async throws {
-        try await withGIL { gil in _ = try gil.callWorker("register_connection", [.string(id)]) }
+        let timeout = configuration.fetchTimeout
+        try await withGIL { gil in
+            _ = try gil.callWorker("register_connection", [.string(id), timeout.map { .double($0) } ?? .none])
+        }
     }
 
     /// Removes the finder of connection `id` from `sys.meta_path`.

@@ -27,6 +27,10 @@ import types
 
 import _rfs_bridge
 
+from .message_stream import DEFAULT_REQUEST_TIMEOUT
+from .module_loader import RemoteMetaPathFinder
+from .plugin_object import PluginObject
+
 __all__ = [
     "BridgeConnection",
     "begin_run",
@@ -49,18 +53,21 @@ class BridgeConnection:
     waits for the client, so other Python threads keep running.
     """
 
-    def __init__(self, connection_id):
+    def __init__(self, connection_id, default_timeout=DEFAULT_REQUEST_TIMEOUT):
         self.id = connection_id
+        self.default_timeout = default_timeout
 
     def request_data_sync(self, request, timeout=None):
         """Send ``request`` (a JSON-RPC request dict) and return the response dict.
 
-        The Swift peer puts its own id on the wire; the response is given the caller's id back so
-        it matches ``request`` exactly as the reference ``MessageStream`` does. Raises
-        TimeoutError, ConnectionError or RuntimeError when no response arrives.
+        Waits ``timeout`` seconds (``default_timeout`` when None), like ``MessageStream``. The
+        Swift peer puts its own id on the wire; the response gets the caller's id back so it
+        matches ``request``. Raises TimeoutError, ConnectionError or RuntimeError when no
+        response arrives.
         """
+        wait = self.default_timeout if timeout is None else timeout
         params = request.get("params", {})
-        text = _rfs_bridge.request(self.id, request["method"], json.dumps(params), timeout)
+        text = _rfs_bridge.request(self.id, request["method"], json.dumps(params), wait)
         response = json.loads(text)
         if isinstance(response, dict) and "id" in request:
             response["id"] = request["id"]
@@ -72,43 +79,24 @@ class BridgeConnection:
 
 # -- the plugin and the finders ------------------------------------------------------------------
 
-_plugin = None
+#: The worker's one PluginObject: the execution context every finder consults.
+plugin = PluginObject()
+
 _finders = {}  # connection id -> the RemoteMetaPathFinder installed for it
-_context_connection_id = None
 
 
-def _get_plugin():
-    """The worker's one PluginObject (created on first use)."""
-    global _plugin
-    if _plugin is None:
-        from .plugin_object import PluginObject
-
-        _plugin = PluginObject()
-    return _plugin
-
-
-def __getattr__(name):
-    # ``worker.plugin`` is the module-level PluginObject; created lazily so that runs work even
-    # before any connection or execution context exists.
-    if name == "plugin":
-        return _get_plugin()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def register_connection(connection_id):
+def register_connection(connection_id, timeout=DEFAULT_REQUEST_TIMEOUT):
     """Make sure a RemoteMetaPathFinder for ``connection_id`` is first in ``sys.meta_path``.
 
-    Idempotent: a second call for the same id keeps the one finder.
+    Idempotent: a second call for the same id keeps the one finder. ``timeout`` bounds every
+    ``fetch_module`` round trip of that finder (None: no limit).
     """
     finder = _finders.get(connection_id)
-    if finder is not None and finder in sys.meta_path:
-        return
     if finder is None:
-        from .module_loader import RemoteMetaPathFinder
-
-        finder = RemoteMetaPathFinder(BridgeConnection(connection_id), _get_plugin())
+        finder = RemoteMetaPathFinder(BridgeConnection(connection_id, timeout), plugin)
         _finders[connection_id] = finder
-    sys.meta_path.insert(0, finder)
+    if not any(f is finder for f in sys.meta_path):
+        sys.meta_path.insert(0, finder)
 
 
 def unregister_connection(connection_id):
@@ -120,20 +108,22 @@ def unregister_connection(connection_id):
 
 def set_execution_context(connection_id, names):
     """Set the plugin's execution context; the plugin evicts old and new names from sys.modules."""
-    global _context_connection_id
-    _get_plugin().set_execution_context(connection_id, set(names))
-    _context_connection_id = connection_id
+    plugin.set_execution_context(connection_id, set(names))
 
 
 def top_level_names():
     """JSON list of the current context's top-level names, sorted."""
-    return json.dumps(sorted(_get_plugin().get_top_level_module_fullnames()))
+    return json.dumps(sorted(plugin.get_top_level_module_fullnames()))
 
 
 def execution_context():
     """JSON ``{"connection_id", "top_level_names"}`` of the current context."""
-    names = sorted(_get_plugin().get_top_level_module_fullnames())
-    return json.dumps({"connection_id": _context_connection_id, "top_level_names": names})
+    return json.dumps(
+        {
+            "connection_id": plugin.execution_context_connection_id,
+            "top_level_names": sorted(plugin.get_top_level_module_fullnames()),
+        }
+    )
 
 
 # -- runs ----------------------------------------------------------------------------------------
