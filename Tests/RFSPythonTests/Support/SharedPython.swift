@@ -12,7 +12,7 @@ enum SharedPython {
     private static let started = Task { () throws -> PythonInterpreter in
         var logger = Logger(label: "rfs.python.tests")
         logger.logLevel = .warning
-        let python = try await PythonInterpreter(logger: logger)
+        let python = try await PythonInterpreter(configuration: .init(fetchTimeout: 10), logger: logger)
         python.requestHandler = { connectionID, method, paramsJSON, timeout in
             try await TestRouter.shared.handle(connectionID, method, paramsJSON, timeout)
         }
