@@ -13,8 +13,9 @@ final class Bridge: Sendable {
     typealias OutputCallback = @Sendable (OutputStreamKind, String) -> Void
 
     let interrupts = InterruptController()
-    private let handler = Mutex<PythonInterpreter.RequestHandler?>(nil)
-    private let output = Mutex<OutputCallback?>(nil)
+    // Closures stay boxed inside the mutexes; see `SendableBox`.
+    private let handler = Mutex<SendableBox<PythonInterpreter.RequestHandler>?>(nil)
+    private let output = Mutex<SendableBox<OutputCallback>?>(nil)
     private let owner = Mutex<PythonOwnerThread?>(nil)
     private let log = Mutex(Logger(label: "rfs.python.bridge"))
 
@@ -41,13 +42,13 @@ final class Bridge: Sendable {
     }
 
     var requestHandler: PythonInterpreter.RequestHandler? {
-        get { handler.withLock { $0 } }
-        set { handler.withLock { $0 = newValue } }
+        get { handler.withLock { $0 }?.value }
+        set { handler.withLock { $0 = newValue.map(SendableBox.init) } }
     }
 
     /// The current run's output callback (nil between runs: late writes are dropped).
     func setOutput(_ callback: OutputCallback?) {
-        output.withLock { $0 = callback }
+        output.withLock { $0 = callback.map(SendableBox.init) }
     }
 
     // MARK: - _rfs_bridge.write
@@ -58,7 +59,7 @@ final class Bridge: Sendable {
             return -1
         }
         // Called with the GIL held: the callback must not block (it forwards to the session).
-        output.withLock { $0 }?(kind, text)
+        output.withLock { $0 }?.value(kind, text)
         return 0
     }
 

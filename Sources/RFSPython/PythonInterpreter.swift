@@ -224,21 +224,21 @@ public final class PythonInterpreter: Sendable {
 /// delivered (see `withGIL`).
 private final class ClosureBox<T>: Sendable {
     typealias Body = @Sendable (borrowing PythonGIL) throws -> T
-    private let body: Mutex<Body?>
+    private let body: Mutex<SendableBox<Body>?>
 
     init(_ body: @escaping Body) {
-        self.body = Mutex(body)
+        self.body = Mutex(SendableBox(body))
     }
 
-    /// Calls the closure after removing it from the box; the box keeps no reference.
+    /// Removes the closure from the box and returns it; the box keeps no reference.
     func take() -> Body {
-        guard let body = body.withLock({ stored -> Body? in
+        guard let box = body.withLock({ stored -> SendableBox<Body>? in
             defer { stored = nil }
             return stored
         }) else {
             preconditionFailure("a withGIL job ran twice")
         }
-        return body
+        return box.value
     }
 
     func clear() {

@@ -27,10 +27,11 @@ enum SharedPython {
 /// Per-connection request handlers for the shared interpreter.
 final class TestRouter: Sendable {
     static let shared = TestRouter()
-    private let handlers = Mutex<[String: PythonInterpreter.RequestHandler]>([:])
+    /// Boxed: closures read out of a Mutex are re-wrapped on every read (see SendableBox).
+    private let handlers = Mutex<[String: SendableBox<PythonInterpreter.RequestHandler>]>([:])
 
     func handle(_ connectionID: String, _ method: String, _ paramsJSON: String, _ timeout: Double?) async throws -> String {
-        guard let handler = handlers.withLock({ $0[connectionID] }) else {
+        guard let handler = handlers.withLock({ $0[connectionID] })?.value else {
             throw BridgeRequestError.connectionLost("no connection '\(connectionID)'")
         }
         return try await handler(connectionID, method, paramsJSON, timeout)
@@ -42,7 +43,7 @@ final class TestRouter: Sendable {
         _ body: (String) async throws -> T
     ) async rethrows -> T {
         let id = "test-\(UUID().uuidString)"
-        handlers.withLock { $0[id] = handler }
+        handlers.withLock { $0[id] = SendableBox(handler) }
         defer { _ = handlers.withLock { $0.removeValue(forKey: id) } }
         return try await body(id)
     }

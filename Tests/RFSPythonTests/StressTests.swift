@@ -1,0 +1,155 @@
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+@testable import RFSPython
+
+/// Many runs and fetches at once, and a leak check. Serialized with each other so the leak
+/// check's RSS figures are not inflated by the concurrency test.
+@Suite("Stress", .serialized)
+struct StressTests {
+    private let logger = Logger(label: "rfs.python.tests.stress")
+
+    /// Four Swift tasks each run scripts that import modules their own connection serves, with a
+    /// fifth task doing `withGIL` work and handlers occasionally asking Python for the context
+    /// while their run waits. Everything must finish (no deadlock) with the right results.
+    @Test(.timeLimit(.minutes(3)))
+    func fourTasksRunScriptsAndAnswerFetches() async throws {
+        let python = try await SharedPython.interpreter()
+        let iterations = 75
+        let started = ContinuousClock.now
+        let gilJobs = Watch(0)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<4 {
+                group.addTask {
+                    let package = "rfsconc\(worker)"
+                    let fetches = Watch(0)
+                    let server = ModuleServer(
+                        files: [package: "from . import mod\n", "\(package).mod": "VALUE = 0\n"],
+                        packages: [package]
+                    )
+                    let handler: PythonInterpreter.RequestHandler = { connection, method, params, timeout in
+                        fetches.update { $0 += 1 }
+                        let count = fetches.value
+                        if count % 10 == 0 {
+                            // Python work from inside a handler while the run waits for it.
+                            let context = try await python.executionContext()
+                            guard context.connectionID == connection else {
+                                throw BridgeRequestError.failed("context is \(context), not \(connection)")
+                            }
+                        }
+                        return try await server.handler(connection, method, params, timeout)
+                    }
+                    try await TestRouter.shared.withConnection(handler) { connection in
+                        try await python.registerConnection(id: connection)
+                        for iteration in 0..<iterations {
+                            server.setSource("VALUE = \(iteration)\n", of: "\(package).mod")
+                            let output = OutputRecorder()
+                            let outcome = try await python.run(
+                                "import \(package)\nprint(\(package).mod.VALUE * 2)\n",
+                                connection: connection,
+                                names: [package],
+                                output: output
+                            )
+                            #expect(outcome == .ok)
+                            #expect(output.stdout == "\(iteration * 2)\n")
+                        }
+                        try await python.unregisterConnection(id: connection)
+                    }
+                    #expect(fetches.value == iterations * 2)
+                }
+            }
+            group.addTask {
+                for index in 0..<200 {
+                    let value = try await python.withGIL { gil in try gil.eval("\(index) + 1") }
+                    #expect(value == "\(index + 1)")
+                    gilJobs.update { $0 += 1 }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(gilJobs.value == 200)
+        logger.info("concurrency: \(4 * iterations) runs, \(4 * iterations * 2) fetches, 200 withGIL jobs in \(ContinuousClock.now - started)")
+    }
+
+    /// 1,000 import/evict cycles through the whole path (run with context → eviction →
+    /// RemoteMetaPathFinder → `_rfs_bridge.request` → Swift handler → loader) keep RSS flat.
+    @Test(.timeLimit(.minutes(3)))
+    func importEvictCyclesKeepMemoryFlat() async throws {
+        let python = try await SharedPython.interpreter()
+        // ~48 KB of source per fetch, so a leaked source, module or response would show up.
+        let payload = String(repeating: "x", count: 16 * 1024)
+        let source = """
+            DATA = "\(payload)"
+            TABLE = {i: str(i) * 8 for i in range(200)}
+            def f(n):
+                return len(DATA) + n
+
+            """ + (0..<100).map { "def g\($0)(a, b=\($0)):\n    return a * b + \($0)\n" }.joined()
+        let server = ModuleServer(files: ["rfsleak": "from .mod import f\n", "rfsleak.mod": source], packages: ["rfsleak"])
+        let cycles = 1_000
+        let (before, after) = try await TestRouter.shared.withConnection(server.handler) { connection in
+            try await python.registerConnection(id: connection)
+            defer { Task { try? await python.unregisterConnection(id: connection) } }
+            func cycle() async throws {
+                let output = OutputRecorder()
+                // The run's context evicts rfsleak.* first, so every cycle fetches both modules.
+                let outcome = try await python.run(
+                    "import rfsleak\nassert rfsleak.f(1) == 16385\n",
+                    connection: connection,
+                    names: ["rfsleak"],
+                    output: output
+                )
+                #expect(outcome == .ok)
+            }
+            for _ in 0..<100 {
+                try await cycle()  // warm-up: caches, allocator arenas
+            }
+            try await python.withGIL { gil in try gil.exec("import gc; gc.collect()") }
+            let before = residentBytes()
+            for _ in 0..<cycles {
+                try await cycle()
+            }
+            try await python.withGIL { gil in try gil.exec("import gc; gc.collect()") }
+            return (before, residentBytes())
+        }
+        let growth = after - before
+        logger.info(
+            "leak check: \(cycles) import/evict cycles: RSS \(before / 1024) KiB → \(after / 1024) KiB (growth \(growth / 1024) KiB)"
+        )
+        #expect(server.fetched.value.count == (100 + cycles) * 2)
+        #expect(growth < 20 * 1024 * 1024, "RSS grew by \(growth / 1024) KiB over \(cycles) cycles")
+    }
+
+    /// Every bridge request and every output write reads a Swift closure that Python may not
+    /// hold; 20,000 of each must not grow memory (a reabstraction bug once made each read cost
+    /// ~100 bytes and one more level of thunks).
+    @Test(.timeLimit(.minutes(3)))
+    func bridgeCallsAndOutputDoNotAccumulate() async throws {
+        let python = try await SharedPython.interpreter()
+        let lines = Watch(0)
+        let output: PythonInterpreter.OutputHandler = { _, _ in lines.update { $0 += 1 } }
+        let (before, after) = try await TestRouter.shared.withConnection({ _, _, _, _ in
+            #"{"jsonrpc":"2.0","id":1,"result":null}"#
+        }) { connection in
+            let code = { (count: Int) in
+                """
+                import _rfs_bridge
+                for i in range(\(count)):
+                    _rfs_bridge.request(\(pyLiteral(connection)), "ping", "{}", 10)
+                    print(i)
+                """
+            }
+            _ = try await python.run(code: code(2_000), filename: "warm.py", argv: [], output: output)
+            let before = residentBytes()
+            let outcome = try await python.run(code: code(20_000), filename: "calls.py", argv: [], output: output)
+            #expect(outcome == .ok)
+            return (before, residentBytes())
+        }
+        let growth = after - before
+        logger.info("bridge: 20000 requests + 20000 output lines: RSS growth \(growth / 1024) KiB")
+        #expect(lines.value == 22_000)
+        #expect(growth < 2 * 1024 * 1024, "RSS grew by \(growth / 1024) KiB")
+    }
+}
