@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+
+@testable import RFSPython
+
+/// Shutting down finalises CPython, which cannot be started again in the same process, so the
+/// check runs in a child process: this test binary again, with only the probe enabled.
+@Suite("Shutdown")
+struct ShutdownTests {
+    static let probeVariable = "RFS_PYTHON_SHUTDOWN_PROBE"
+    static var isProbe: Bool { ProcessInfo.processInfo.environment[probeVariable] == "1" }
+
+    @Test(.enabled(if: !isProbe), .timeLimit(.minutes(2)))
+    func shutdownInterruptsFinalisesAndRefusesWork() async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        process.arguments = ["--testing-library", "swift-testing", "--filter", "ShutdownTests/probe"]
+        var environment = ProcessInfo.processInfo.environment
+        environment[Self.probeVariable] = "1"
+        process.environment = environment
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "probe output:\n\(output)")
+        #expect(output.contains("Test probe() passed"), "probe output:\n\(output)")
+        #expect(output.contains("atexit ran"), "probe output:\n\(output)")
+    }
+
+    /// Runs only in the child process started above.
+    @Test(.enabled(if: isProbe))
+    func probe() async throws {
+        let python = try await PythonInterpreter()
+        let output = OutputRecorder()
+        async let spinning = python.run(
+            code: "import atexit\natexit.register(lambda: print('atexit ran', flush=True))\nprint('spinning', flush=True)\nwhile True: pass\n",
+            filename: "spin.py",
+            argv: [],
+            output: output.callback
+        )
+        #expect(await output.waitFor("spinning\n"))
+        await python.shutdown()
+        // The run in progress was interrupted rather than waited for.
+        guard case .exception(let exception) = try await spinning else {
+            Issue.record("expected the running script to be interrupted")
+            return
+        }
+        #expect(exception.type == "KeyboardInterrupt")
+        // Nothing more is accepted, and shutting down again is harmless.
+        await #expect(throws: PythonError.shutDown) {
+            try await python.run(code: "print('late')", filename: "late.py", argv: [], output: { _, _ in })
+        }
+        await #expect(throws: PythonError.shutDown) {
+            try await python.withGIL { gil in try gil.eval("1") }
+        }
+        await python.shutdown()
+        await #expect(throws: PythonError.alreadyStarted) {
+            _ = try await PythonInterpreter()
+        }
+    }
+}
