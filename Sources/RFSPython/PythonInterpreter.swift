@@ -143,8 +143,10 @@ public final class PythonInterpreter: Sendable {
     ///
     /// The `PythonGIL` token cannot leave `body`; only `Sendable` values come out. Jobs run in
     /// FIFO order; while a run is blocked in a bridge request, the owner thread runs `withGIL`
-    /// jobs in between, so a request handler may call this without deadlocking. Cancelling the
-    /// caller before the job starts throws `CancellationError`; a started job runs to its end.
+    /// jobs in between, so a request handler may call this without deadlocking (such a job sees
+    /// the run's `sys` state). While a run computes or blocks elsewhere (say in `time.sleep`),
+    /// the job waits for it. Cancelling the caller before the job starts throws
+    /// `CancellationError`; a started job runs to its end.
     public func withGIL<T: Sendable>(_ body: @Sendable (borrowing PythonGIL) throws -> T) async throws -> T {
         try await withoutActuallyEscaping(body) { body in
             // The job holds the closure only through this box and empties it before the caller
