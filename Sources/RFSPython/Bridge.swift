@@ -108,6 +108,8 @@ final class Bridge: Sendable {
         switch outcome {
         case .finished(.success(let response)):
             var response = response
+            // New reference (or NULL with an exception); ownership passes to the caller, i.e.
+            // CPython's call machinery returning it from `_rfs_bridge.request`.
             return response.withUTF8 { buffer in
                 buffer.withMemoryRebound(to: CChar.self) { rfs_unicode_from_utf8($0.baseAddress, buffer.count) }
             }

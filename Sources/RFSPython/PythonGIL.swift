@@ -24,6 +24,7 @@ public struct PythonGIL: ~Copyable {
     /// Evaluates a Python expression in a fresh namespace and returns `str()` of the result.
     public func eval(_ expression: String) throws -> String {
         let value = try runString(expression, start: Py_eval_input, context: "eval")
+        // PyObject_Str: argument borrowed; new reference or NULL.
         let text = try owned(PyObject_Str(value.pointer), context: "str() of eval result")
         return try string(from: text, context: "str() of eval result")
     }
@@ -94,6 +95,7 @@ extension PythonGIL {
     /// New reference to a `str` holding `text`.
     func makeString(_ text: String) throws -> PyRef {
         var text = text
+        // rfs_unicode_from_utf8 (PyUnicode_DecodeUTF8): new reference or NULL.
         return try owned(
             text.withUTF8 { buffer in
                 buffer.withMemoryRebound(to: CChar.self) { rfs_unicode_from_utf8($0.baseAddress, buffer.count) }
@@ -122,6 +124,7 @@ extension PythonGIL {
         case .optionalString(let text):
             return try text.map { try makeString($0) } ?? PyRef(owning: rfs_py_new_none())
         case .strings(let texts):
+            // PyList_New: new reference or NULL.
             let list = try owned(PyList_New(texts.count), context: "list of str")
             for (index, text) in texts.enumerated() {
                 // PyList_SetItem steals the item's reference (even on failure).
@@ -129,16 +132,19 @@ extension PythonGIL {
             }
             return list
         case .double(let value):
+            // PyFloat_FromDouble: new reference or NULL.
             return try owned(PyFloat_FromDouble(value), context: "float")
         case .object(let pointer):
             return PyRef(borrowing: pointer)
         case .none:
+            // rfs_py_new_none: a new reference to None.
             return PyRef(owning: rfs_py_new_none())
         }
     }
 
     /// Borrowed `object.name` as a new reference.
     func attribute(_ object: UnsafeMutablePointer<PyObject>, _ name: String) throws -> PyRef {
+        // PyObject_GetAttrString: object borrowed; new reference or NULL.
         try owned(PyObject_GetAttrString(object, name), context: "getattr \(name)")
     }
 
@@ -193,6 +199,7 @@ extension PythonGIL {
 
     /// Describes an exception object; never throws (falls back to repr when formatting fails).
     func describe(exception: borrowing PyRef) -> PythonException {
+        // rawCallWorker: new reference, or nil with a pending exception (cleared below).
         if let raw = try? rawCallWorker("describe_exception", [.object(exception.pointer)]) {
             let result = PyRef(owning: raw)
             var size: Py_ssize_t = 0

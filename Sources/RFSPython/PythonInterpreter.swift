@@ -78,6 +78,9 @@ public final class PythonInterpreter: Sendable {
     ///
     /// Cancelling the calling task removes a run that has not started yet (throwing
     /// `CancellationError`) and interrupts one that has (its outcome is then KeyboardInterrupt).
+    ///
+    /// Runs never nest: a request handler must not await `run`, since that run would wait for
+    /// the run that waits for the handler (until the request times out).
     public func run(
         code: String,
         filename: String,
