@@ -1,0 +1,133 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Logging
+
+/// Reads one directory with `open` + `fdopendir` + `readdir`, using `d_type` so that ordinary
+/// entries cost no extra system call; only symlinks and `DT_UNKNOWN` entries are `stat`ed.
+///
+/// This is the hot loop of `rfs list`: it avoids Foundation and builds as few strings as it can.
+struct DirectoryReader: Sendable {
+    let confinement: Confinement
+    let excludes: ExcludePatterns
+    let logger: Logger
+    /// Told about every symlink that resolves outside the root.
+    let escapes: SymlinkEscapeLog
+
+    enum Failure: Error {
+        /// `open`/`opendir` failed with this `errno`.
+        case system(Int32)
+        /// The directory's real path is outside the root (swapped for a symlink after resolving).
+        case outsideRoot(String)
+    }
+
+    /// Reads the directory at real path `path`, whose path relative to the root is `relativePath`
+    /// (empty for the root).
+    func read(path: String, relativePath: String) throws(Failure) -> DirectoryListing {
+        let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw .system(errno) }
+        guard let directory = fdopendir(descriptor) else {
+            let code = errno
+            close(descriptor)
+            throw .system(code)
+        }
+        defer { closedir(directory) }
+
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { throw .system(errno) }
+        if let actual = FileSystem.realPath(ofDescriptor: descriptor, openedPath: path),
+            !confinement.contains(actual)
+        {
+            throw .outsideRoot(actual)
+        }
+
+        var hasInitFile = false
+        var isVirtualEnvironment = false
+        var hasPythonFile = false
+        var moduleFiles: [String: String] = [:]
+        var subdirectories: [String: ChildDirectory] = [:]
+
+        while let entry = readdir(directory) {
+            let type = entry.pointee.d_type
+            let name: String? = withUnsafeBytes(of: &entry.pointee.d_name) { raw in
+                String(validatingCString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+            }
+            // Names that are not UTF-8 can never be identifiers or match a skip rule we need.
+            guard let name, !SkipRules.isSkipped(name: name) else { continue }
+            if name == "pyvenv.cfg" {
+                isVirtualEnvironment = true
+                continue
+            }
+            let childRelative = relativePath.isEmpty ? name : relativePath + "/" + name
+            if !excludes.isEmpty, excludes.matches(relativePath: childRelative, name: name) {
+                logger.trace("excluded", metadata: ["path": "\(childRelative)"])
+                continue
+            }
+
+            var childPath = FileSystem.join(path, name)
+            var isDirectory = Int(type) == Int(DT_DIR)
+            var isRegular = Int(type) == Int(DT_REG)
+            if !isDirectory && !isRegular {
+                guard let resolved = classify(path: childPath, relativePath: childRelative, type: type)
+                else { continue }
+                childPath = resolved.path
+                isDirectory = resolved.isDirectory
+                isRegular = !resolved.isDirectory
+            }
+
+            if isDirectory {
+                subdirectories[name] = ChildDirectory(
+                    name: name, path: childPath, isIdentifier: PythonIdentifier.isValid(name))
+            } else if isRegular, SkipRules.hasSuffix(name.utf8, ".py") {
+                hasPythonFile = true
+                // ".py" is ASCII, so dropping three bytes stays on a scalar boundary.
+                let stem = Substring(name.utf8.dropLast(3))
+                if stem == "__init__" {
+                    hasInitFile = true
+                } else if PythonIdentifier.isValid(stem) {
+                    moduleFiles[String(stem)] = name
+                }
+            }
+        }
+
+        return DirectoryListing(
+            openedPath: path,
+            stamp: DirectoryStamp(info),
+            hasInitFile: hasInitFile,
+            isVirtualEnvironment: isVirtualEnvironment,
+            hasPythonFile: hasPythonFile,
+            moduleFiles: moduleFiles,
+            subdirectories: subdirectories
+        )
+    }
+
+    /// Resolves an entry whose `d_type` did not say "directory" or "regular file": symlinks are
+    /// followed only when their real path stays inside the root; sockets, FIFOs and devices are
+    /// dropped (opening a FIFO named `x.py` would block). Returns the path to use and its type.
+    private func classify(path: String, relativePath: String, type: UInt8)
+        -> (path: String, isDirectory: Bool)?
+    {
+        var isLink = Int(type) == Int(DT_LNK)
+        if Int(type) == Int(DT_UNKNOWN) {
+            guard let info = FileSystem.linkStatus(path) else { return nil }
+            if FileSystem.isDirectory(info) { return (path, true) }
+            if FileSystem.isRegularFile(info) { return (path, false) }
+            isLink = FileSystem.isSymbolicLink(info)
+        }
+        guard isLink else { return nil }
+        guard let target = FileSystem.realPath(path) else {
+            logger.debug("dangling symlink skipped", metadata: ["path": "\(relativePath)"])
+            return nil
+        }
+        guard confinement.contains(target) else {
+            escapes.report(relativePath: relativePath, target: target)
+            return nil
+        }
+        guard let info = FileSystem.status(target) else { return nil }
+        if FileSystem.isDirectory(info) { return (target, true) }
+        if FileSystem.isRegularFile(info) { return (target, false) }
+        return nil
+    }
+}
