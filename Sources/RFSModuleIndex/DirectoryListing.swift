@@ -8,6 +8,11 @@ struct DirectoryListing: Sendable {
     let openedPath: String
     /// Identity and modification time when read.
     let stamp: DirectoryStamp
+    /// The directory had not been modified for ``DirectoryStamp/settleInterval`` when reading
+    /// began. Only then does an unchanged stamp prove an unchanged directory: file systems stamp
+    /// with a coarse clock (ext4: one kernel tick, a few ms; FAT: 2 s), so an entry added in the
+    /// same tick as the last change leaves the mtime as it was. Unsettled listings are re-read.
+    let isSettled: Bool
     /// `__init__.py` is here (a regular file or a confined symlink to one, not excluded).
     let hasInitFile: Bool
     /// `pyvenv.cfg` is here: the directory is a virtual environment and skipped entirely.

@@ -26,6 +26,7 @@ struct DirectoryReader: Sendable {
     /// Reads the directory at real path `path`, whose path relative to the root is `relativePath`
     /// (empty for the root).
     func read(path: String, relativePath: String) throws(Failure) -> DirectoryListing {
+        let startedAt = DirectoryStamp.now()
         let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0 else { throw .system(errno) }
         guard let directory = fdopendir(descriptor) else {
@@ -92,9 +93,11 @@ struct DirectoryReader: Sendable {
             }
         }
 
+        let stamp = DirectoryStamp(info)
         return DirectoryListing(
             openedPath: path,
-            stamp: DirectoryStamp(info),
+            stamp: stamp,
+            isSettled: stamp.isSettled(asOf: startedAt),
             hasInitFile: hasInitFile,
             isVirtualEnvironment: isVirtualEnvironment,
             hasPythonFile: hasPythonFile,

@@ -77,6 +77,25 @@ struct DirectoryStamp: Equatable, Sendable {
     var modifiedSeconds: Int
     var modifiedNanoseconds: Int
 
+    /// How long a directory must stay unmodified before its mtime can vouch for a cached listing
+    /// (covers the coarsest common timestamp granularity, FAT's 2 s).
+    static let settleIntervalNanoseconds = 2_000_000_000
+
+    /// `true` when this mtime is at least the settle interval before `now` (nanoseconds since
+    /// the epoch, from `CLOCK_REALTIME`, the clock file systems stamp with). An mtime in the
+    /// future (clock skew) never settles, so such a directory is simply always re-read.
+    func isSettled(asOf now: Int) -> Bool {
+        let modified = modifiedSeconds &* 1_000_000_000 &+ modifiedNanoseconds
+        return now &- modified > Self.settleIntervalNanoseconds
+    }
+
+    /// Now, in nanoseconds since the epoch.
+    static func now() -> Int {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return Int(time.tv_sec) &* 1_000_000_000 &+ Int(time.tv_nsec)
+    }
+
     init(_ info: stat) {
         identity = FileIdentity(info)
         #if canImport(Darwin)

@@ -16,10 +16,12 @@ import Synchronization
 /// **Caching.** Directory listings are cached by relative path in ``cache``, a `Mutex` that owns
 /// the dictionary of listings and is held just long enough to get or put an entry, never during
 /// I/O, so concurrent lookups only serialise on dictionary access. (The one other lock, inside
-/// ``SymlinkEscapeLog``, only remembers which escapes were already warned about.) A cached listing is reused while its directory's inode and mtime are
-/// unchanged (one `stat` per path component); on any miss the directories along the path are read
-/// again before answering "not found", so a file added while serving is found even when the
-/// mtime did not move. File contents are never cached: they are read at lookup time.
+/// ``SymlinkEscapeLog``, only remembers which escapes were already warned about.) A cached listing
+/// is reused while its directory's inode and mtime are unchanged (one `stat` per path component)
+/// and the directory had already been quiet for a while when it was read (see
+/// ``DirectoryListing/isSettled``); otherwise it is read again. On a miss, the directories along
+/// the path are read again anyway before answering "not found", so a file added while serving is
+/// always found. File contents are never cached: they are read at lookup time.
 public final class ModuleIndex: Sendable {
     /// The root folder's real absolute path; origins and search locations are below it.
     public let rootPath: String
@@ -136,8 +138,8 @@ public final class ModuleIndex: Sendable {
     }
 
     private func validCachedListing(relativePath: String, path: String) -> DirectoryListing? {
-        guard let cached = cache.withLock({ $0.listings[relativePath] }), cached.openedPath == path,
-            let info = FileSystem.status(path), DirectoryStamp(info) == cached.stamp
+        guard let cached = cache.withLock({ $0.listings[relativePath] }), cached.isSettled,
+            cached.openedPath == path, let info = FileSystem.status(path), DirectoryStamp(info) == cached.stamp
         else { return nil }
         return cached
     }

@@ -1,6 +1,7 @@
-/// Turns a source file's bytes into text the way Python does (`importlib.util.decode_source`,
-/// i.e. `tokenize.detect_encoding`): a UTF-8 BOM, else a PEP 263 coding cookie on line 1 or 2,
-/// else UTF-8.
+/// Turns a source file's bytes into text the way Python's `import` does: a UTF-8 BOM, else a
+/// PEP 263 coding cookie on line 1 or 2 (line 2 only when line 1 is blank or a comment), else
+/// UTF-8. The rules are `tokenize.detect_encoding`'s, except where the C tokenizer that compiles
+/// imported files is more lenient (see ``cookie(in:lineNumber:hasBOM:failure:)``).
 ///
 /// The text is returned as it is in the file (coding cookie and line endings included) except
 /// for a leading BOM, which Python's `utf-8-sig` decoding drops too: the worker compiles this
@@ -55,16 +56,14 @@ public enum SourceDecoder {
         return true
     }
 
-    /// tokenize's `find_cookie`: the line must be UTF-8, the cookie must match
-    /// `^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)` and name a known codec; with a BOM, only UTF-8.
+    /// tokenize's `find_cookie`: the cookie must match `^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)`
+    /// and name a known codec; with a BOM, only UTF-8. Unlike `tokenize` (but like the C tokenizer
+    /// that `import` uses), the line itself need not be valid UTF-8: `# coding: latin-1` followed
+    /// by Latin-1 bytes on the same line imports fine in CPython, so it must be served.
     private static func cookie(
         in line: ArraySlice<UInt8>, lineNumber: Int, hasBOM: Bool,
         failure: (String) -> ModuleIndexError
     ) throws(ModuleIndexError) -> TextCodec? {
-        guard !line.isEmpty else { return nil }
-        guard String(validating: line, as: UTF8.self) != nil else {
-            throw failure("invalid or missing encoding declaration: line \(lineNumber) is not valid utf-8")
-        }
         guard let name = cookieName(in: line) else { return nil }
         let normal = normalName(name)
         guard let codec = TextCodec(pythonName: normal) else {
