@@ -51,27 +51,41 @@ struct DirectoryReader: Sendable {
         var subdirectories: [String: ChildDirectory] = [:]
 
         while let entry = readdir(directory) {
-            let type = entry.pointee.d_type
+            let type = Int(entry.pointee.d_type)
+            let isDirectoryEntry = type == Int(DT_DIR)
+            let isRegularEntry = type == Int(DT_REG)
             let name: String? = withUnsafeBytes(of: &entry.pointee.d_name) { raw in
-                String(validatingCString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+                let bytes = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                let length = strlen(raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+                // Fast path: a regular file matters only as `*.py` or `pyvenv.cfg`; most of a
+                // big tree's other files (data, docs, bytecode) are dropped without a String.
+                if isRegularEntry, !Self.isPythonFileName(bytes, length), !Self.isPyvenvConfig(bytes, length) {
+                    return nil
+                }
+                // Names that are not UTF-8 can never be identifiers, so they are dropped too.
+                return String(validating: UnsafeBufferPointer(start: bytes, count: length), as: UTF8.self)
             }
-            // Names that are not UTF-8 can never be identifiers or match a skip rule we need.
             guard let name, !SkipRules.isSkipped(name: name) else { continue }
             if name == "pyvenv.cfg" {
                 isVirtualEnvironment = true
                 continue
             }
-            let childRelative = relativePath.isEmpty ? name : relativePath + "/" + name
-            if !excludes.isEmpty, excludes.matches(relativePath: childRelative, name: name) {
-                logger.trace("excluded", metadata: ["path": "\(childRelative)"])
-                continue
+            if !excludes.isEmpty {
+                let childRelative = relativePath.isEmpty ? name : relativePath + "/" + name
+                if excludes.matches(relativePath: childRelative, name: name) {
+                    logger.trace("excluded", metadata: ["path": "\(childRelative)"])
+                    continue
+                }
             }
 
-            var childPath = FileSystem.join(path, name)
-            var isDirectory = Int(type) == Int(DT_DIR)
-            var isRegular = Int(type) == Int(DT_REG)
+            var isDirectory = isDirectoryEntry
+            var isRegular = isRegularEntry
+            var childPath: String?
             if !isDirectory && !isRegular {
-                guard let resolved = classify(path: childPath, relativePath: childRelative, type: type)
+                let childRelative = relativePath.isEmpty ? name : relativePath + "/" + name
+                guard
+                    let resolved = classify(
+                        path: FileSystem.join(path, name), relativePath: childRelative, type: UInt8(type))
                 else { continue }
                 childPath = resolved.path
                 isDirectory = resolved.isDirectory
@@ -80,12 +94,13 @@ struct DirectoryReader: Sendable {
 
             if isDirectory {
                 subdirectories[name] = ChildDirectory(
-                    name: name, path: childPath, isIdentifier: PythonIdentifier.isValid(name))
+                    name: name, path: childPath ?? FileSystem.join(path, name),
+                    isIdentifier: PythonIdentifier.isValid(name))
             } else if isRegular, SkipRules.hasSuffix(name.utf8, ".py") {
                 hasPythonFile = true
                 // ".py" is ASCII, so dropping three bytes stays on a scalar boundary.
                 let stem = Substring(name.utf8.dropLast(3))
-                if stem == "__init__" {
+                if stem.utf8.elementsEqual("__init__".utf8) {
                     hasInitFile = true
                 } else if PythonIdentifier.isValid(stem) {
                     moduleFiles[String(stem)] = name
@@ -104,6 +119,15 @@ struct DirectoryReader: Sendable {
             moduleFiles: moduleFiles,
             subdirectories: subdirectories
         )
+    }
+
+    private static func isPythonFileName(_ bytes: UnsafePointer<UInt8>, _ length: Int) -> Bool {
+        length > 3 && bytes[length - 3] == UInt8(ascii: ".") && bytes[length - 2] == UInt8(ascii: "p")
+            && bytes[length - 1] == UInt8(ascii: "y")
+    }
+
+    private static func isPyvenvConfig(_ bytes: UnsafePointer<UInt8>, _ length: Int) -> Bool {
+        length == 10 && memcmp(bytes, "pyvenv.cfg", 10) == 0
     }
 
     /// Resolves an entry whose `d_type` did not say "directory" or "regular file": symlinks are

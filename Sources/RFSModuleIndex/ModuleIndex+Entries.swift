@@ -41,28 +41,36 @@ struct IndexWalk {
     mutating func visit(
         _ directory: DirectoryListing, relativePath: String, dottedPrefix: String, ancestors: Set<FileIdentity>
     ) {
-        var names = Array(directory.moduleFiles.keys)
-        for (name, child) in directory.subdirectories where child.isIdentifier && directory.moduleFiles[name] == nil {
-            names.append(name)
+        // Each importable name once, with what could serve it: a NAME.py and/or a directory.
+        var children: [(name: String, fileName: String?, directory: ChildDirectory?)] = []
+        children.reserveCapacity(directory.moduleFiles.count + directory.subdirectories.count)
+        for (name, fileName) in directory.moduleFiles {
+            let child = directory.subdirectories[name]
+            children.append((name, fileName, child?.isIdentifier == true ? child : nil))
         }
-        names.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        for (name, child) in directory.subdirectories where child.isIdentifier && directory.moduleFiles[name] == nil {
+            children.append((name, nil, child))
+        }
+        children.sort { CodePointOrder.precedes($0.name, $1.name) }
 
-        for name in names {
-            let childRelative = relativePath.isEmpty ? name : relativePath + "/" + name
-            let dottedName = dottedPrefix.isEmpty ? name : dottedPrefix + "." + name
+        for (name, fileName, child) in children {
+            let dottedName = CodePointOrder.join(dottedPrefix, ".", name)
             var candidate: DirectoryListing?
-            if let child = directory.subdirectories[name], child.isIdentifier,
-                let listing = listing(relativePath: childRelative, path: child.path),
-                !listing.isVirtualEnvironment, !ancestors.contains(listing.stamp.identity)
-            {
-                candidate = listing
+            var childRelative = ""
+            if let child {
+                childRelative = CodePointOrder.join(relativePath, "/", name)
+                if let listing = listing(relativePath: childRelative, path: child.path),
+                    !listing.isVirtualEnvironment, !ancestors.contains(listing.stamp.identity)
+                {
+                    candidate = listing
+                }
             }
 
             if let package = candidate, package.hasInitFile {
                 entries.append(ModuleEntry(name: dottedName, kind: .package, path: childRelative + "/__init__.py"))
                 descend(into: package, relativePath: childRelative, dottedName: dottedName, ancestors: ancestors)
-            } else if let fileName = directory.moduleFiles[name] {
-                let path = relativePath.isEmpty ? fileName : relativePath + "/" + fileName
+            } else if let fileName {
+                let path = CodePointOrder.join(relativePath, "/", fileName)
                 entries.append(ModuleEntry(name: dottedName, kind: .module, path: path))
             } else if let namespace = candidate,
                 holdsPythonFile(namespace, relativePath: childRelative, ancestors: ancestors)

@@ -5,19 +5,26 @@ public enum ModuleListRendering {
     /// the order `name`, `kind`, `path`. One compact object per line — still one JSON document,
     /// but also friendly to `grep` and `diff`. Ends with a newline; `[]` when empty.
     public static func json(_ entries: [ModuleEntry]) -> String {
-        guard !entries.isEmpty else { return "[]\n" }
-        var output = "[\n"
-        output.reserveCapacity(entries.count * 64)
+        String(decoding: jsonBytes(entries), as: UTF8.self)
+    }
+
+    /// ``json(_:)`` as UTF-8 bytes, built without intermediate strings: a listing of ten thousand
+    /// modules is written with one `write(2)`.
+    public static func jsonBytes(_ entries: [ModuleEntry]) -> [UInt8] {
+        guard !entries.isEmpty else { return Array("[]\n".utf8) }
+        var output: [UInt8] = []
+        output.reserveCapacity(entries.count * 96)
+        output.append(contentsOf: "[\n".utf8)
         for (position, entry) in entries.enumerated() {
-            output += "{\"name\":"
+            output.append(contentsOf: #"{"name":"#.utf8)
             appendJSONString(entry.name, to: &output)
-            output += ",\"kind\":\""
-            output += entry.kind.rawValue
-            output += "\",\"path\":"
+            output.append(contentsOf: #","kind":""#.utf8)
+            output.append(contentsOf: entry.kind.rawValue.utf8)
+            output.append(contentsOf: #"","path":"#.utf8)
             appendJSONString(entry.path, to: &output)
-            output += position == entries.count - 1 ? "}\n" : "},\n"
+            output.append(contentsOf: position == entries.count - 1 ? "}\n".utf8 : "},\n".utf8)
         }
-        output += "]\n"
+        output.append(contentsOf: "]\n".utf8)
         return output
     }
 
@@ -61,32 +68,25 @@ public enum ModuleListRendering {
             + "\(count(namespaces, "namespace")), \(count(modules, "module"))) in \(root)"
     }
 
-    private static func appendJSONString(_ text: String, to output: inout String) {
-        output += "\""
-        var needsEscaping = false
-        for byte in text.utf8 where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
-            needsEscaping = true
-            break
-        }
-        guard needsEscaping else {
-            output += text
-            output += "\""
-            return
-        }
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": output += "\\\""
-            case "\\": output += "\\\\"
-            case "\n": output += "\\n"
-            case "\r": output += "\\r"
-            case "\t": output += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                output += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default:
-                output.unicodeScalars.append(scalar)
+    /// Appends `text` as a JSON string literal: `"`, `\\` and control characters escaped, all
+    /// other characters (non-ASCII included) as UTF-8.
+    private static func appendJSONString(_ text: String, to output: inout [UInt8]) {
+        output.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): output.append(contentsOf: #"\""#.utf8)
+            case UInt8(ascii: "\\"): output.append(contentsOf: #"\\"#.utf8)
+            case UInt8(ascii: "\n"): output.append(contentsOf: #"\n"#.utf8)
+            case UInt8(ascii: "\r"): output.append(contentsOf: #"\r"#.utf8)
+            case UInt8(ascii: "\t"): output.append(contentsOf: #"\t"#.utf8)
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                output.append(contentsOf: #"\u00"#.utf8)
+                output.append(hex[Int(byte >> 4)])
+                output.append(hex[Int(byte & 0xF)])
+            default: output.append(byte)
             }
         }
-        output += "\""
+        output.append(UInt8(ascii: "\""))
     }
 }

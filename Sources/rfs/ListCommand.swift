@@ -47,26 +47,25 @@ struct ListCommand: AsyncParsableCommand {
     var excludes: [String] = []
 
     func run() async throws {
-        let output: String
+        let output: [UInt8]
         do {
             let index = try ModuleIndex(root: directory, excludes: excludes)
             let entries = try index.entries(topLevelOnly: topLevel)
             output =
                 json
-                ? ModuleListRendering.json(entries)
-                : ModuleListRendering.table(entries, root: index.rootPath)
+                ? ModuleListRendering.jsonBytes(entries)
+                : Array(ModuleListRendering.table(entries, root: index.rootPath).utf8)
         } catch let error as ModuleIndexError {
-            writeAll("rfs list: \(error.description)\n", to: STDERR_FILENO)
+            writeAll(Array("rfs list: \(error.description)\n".utf8), to: STDERR_FILENO)
             throw ExitCode.failure
         }
         writeAll(output, to: STDOUT_FILENO)
     }
 }
 
-/// Writes all of `text` with `write(2)`: one system call for a whole listing, no Foundation.
-private func writeAll(_ text: String, to descriptor: Int32) {
-    var text = text
-    text.withUTF8 { buffer in
+/// Writes all of `bytes` with `write(2)`: one system call for a whole listing, no Foundation.
+private func writeAll(_ bytes: [UInt8], to descriptor: Int32) {
+    bytes.withUnsafeBufferPointer { buffer in
         var offset = 0
         while offset < buffer.count {
             let written = write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
