@@ -25,9 +25,15 @@ struct DirectoryReader: Sendable {
 
     /// Reads the directory at real path `path`, whose path relative to the root is `relativePath`
     /// (empty for the root).
-    func read(path: String, relativePath: String) throws(Failure) -> DirectoryListing {
+    ///
+    /// Confinement: the directory is opened with `O_NOFOLLOW`, so it cannot have become a symlink
+    /// since its parent was listed; the root and directories reached through a (confined) symlink
+    /// are also checked by the real path of the open descriptor (`verify`). What a listing yields
+    /// is names only — every byte served is checked again when its file is opened
+    /// (``SourceFileReader``).
+    func read(path: String, relativePath: String, verify: Bool) throws(Failure) -> DirectoryListing {
         let startedAt = DirectoryStamp.now()
-        let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
         guard descriptor >= 0 else { throw .system(errno) }
         guard let directory = fdopendir(descriptor) else {
             let code = errno
@@ -38,7 +44,7 @@ struct DirectoryReader: Sendable {
 
         var info = stat()
         guard fstat(descriptor, &info) == 0 else { throw .system(errno) }
-        if let actual = FileSystem.realPath(ofDescriptor: descriptor, openedPath: path),
+        if verify, let actual = FileSystem.realPath(ofDescriptor: descriptor, openedPath: path),
             !confinement.contains(actual)
         {
             throw .outsideRoot(actual)
@@ -47,8 +53,8 @@ struct DirectoryReader: Sendable {
         var hasInitFile = false
         var isVirtualEnvironment = false
         var hasPythonFile = false
-        var moduleFiles: [String: String] = [:]
-        var subdirectories: [String: ChildDirectory] = [:]
+        var moduleFiles: [ModuleFile] = []
+        var subdirectories: [ChildDirectory] = []
 
         while let entry = readdir(directory) {
             let type = Int(entry.pointee.d_type)
@@ -63,7 +69,9 @@ struct DirectoryReader: Sendable {
                     return nil
                 }
                 // Names that are not UTF-8 can never be identifiers, so they are dropped too.
-                return String(validating: UnsafeBufferPointer(start: bytes, count: length), as: UTF8.self)
+                let buffer = UnsafeBufferPointer(start: bytes, count: length)
+                if !buffer.contains(where: { $0 >= 0x80 }) { return String(decoding: buffer, as: UTF8.self) }
+                return String(validating: buffer, as: UTF8.self)
             }
             guard let name, !SkipRules.isSkipped(name: name) else { continue }
             if name == "pyvenv.cfg" {
@@ -81,6 +89,7 @@ struct DirectoryReader: Sendable {
             var isDirectory = isDirectoryEntry
             var isRegular = isRegularEntry
             var childPath: String?
+            var isSymlink = false
             if !isDirectory && !isRegular {
                 let childRelative = relativePath.isEmpty ? name : relativePath + "/" + name
                 guard
@@ -88,14 +97,16 @@ struct DirectoryReader: Sendable {
                         path: FileSystem.join(path, name), relativePath: childRelative, type: UInt8(type))
                 else { continue }
                 childPath = resolved.path
+                isSymlink = resolved.isSymlink
                 isDirectory = resolved.isDirectory
                 isRegular = !resolved.isDirectory
             }
 
             if isDirectory {
-                subdirectories[name] = ChildDirectory(
-                    name: name, path: childPath ?? FileSystem.join(path, name),
-                    isIdentifier: PythonIdentifier.isValid(name))
+                subdirectories.append(
+                    ChildDirectory(
+                        key: NameKey(name), path: childPath ?? FileSystem.join(path, name),
+                        isIdentifier: PythonIdentifier.isValid(name), isSymlink: isSymlink))
             } else if isRegular, SkipRules.hasSuffix(name.utf8, ".py") {
                 hasPythonFile = true
                 // ".py" is ASCII, so dropping three bytes stays on a scalar boundary.
@@ -103,7 +114,7 @@ struct DirectoryReader: Sendable {
                 if stem.utf8.elementsEqual("__init__".utf8) {
                     hasInitFile = true
                 } else if PythonIdentifier.isValid(stem) {
-                    moduleFiles[String(stem)] = name
+                    moduleFiles.append(ModuleFile(key: NameKey(String(stem)), fileName: name))
                 }
             }
         }
@@ -134,13 +145,13 @@ struct DirectoryReader: Sendable {
     /// followed only when their real path stays inside the root; sockets, FIFOs and devices are
     /// dropped (opening a FIFO named `x.py` would block). Returns the path to use and its type.
     private func classify(path: String, relativePath: String, type: UInt8)
-        -> (path: String, isDirectory: Bool)?
+        -> (path: String, isDirectory: Bool, isSymlink: Bool)?
     {
         var isLink = Int(type) == Int(DT_LNK)
         if Int(type) == Int(DT_UNKNOWN) {
             guard let info = FileSystem.linkStatus(path) else { return nil }
-            if FileSystem.isDirectory(info) { return (path, true) }
-            if FileSystem.isRegularFile(info) { return (path, false) }
+            if FileSystem.isDirectory(info) { return (path, true, false) }
+            if FileSystem.isRegularFile(info) { return (path, false, false) }
             isLink = FileSystem.isSymbolicLink(info)
         }
         guard isLink else { return nil }
@@ -153,8 +164,8 @@ struct DirectoryReader: Sendable {
             return nil
         }
         guard let info = FileSystem.status(target) else { return nil }
-        if FileSystem.isDirectory(info) { return (target, true) }
-        if FileSystem.isRegularFile(info) { return (target, false) }
+        if FileSystem.isDirectory(info) { return (target, true, true) }
+        if FileSystem.isRegularFile(info) { return (target, false, true) }
         return nil
     }
 }

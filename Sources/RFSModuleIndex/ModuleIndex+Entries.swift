@@ -39,27 +39,41 @@ struct IndexWalk {
     }
 
     mutating func visit(
-        _ directory: DirectoryListing, relativePath: String, dottedPrefix: String, ancestors: Set<FileIdentity>
+        _ directory: DirectoryListing, relativePath: String, dottedPrefix: String, ancestors: [FileIdentity]
     ) {
-        // Each importable name once, with what could serve it: a NAME.py and/or a directory.
-        var children: [(name: String, fileName: String?, directory: ChildDirectory?)] = []
+        // Each importable name once, in order, with what could serve it: merge the two sorted
+        // lists (NAME.py files, identifier directories).
+        var children: [WalkChild] = []
         children.reserveCapacity(directory.moduleFiles.count + directory.subdirectories.count)
-        for (name, fileName) in directory.moduleFiles {
-            let child = directory.subdirectories[name]
-            children.append((name, fileName, child?.isIdentifier == true ? child : nil))
+        var files = directory.moduleFiles[...]
+        var directories = directory.subdirectories.lazy.filter(\.isIdentifier).makeIterator()
+        var nextDirectory = directories.next()
+        while let file = files.first {
+            if let child = nextDirectory, child.key < file.key {
+                children.append(WalkChild(name: child.name, fileName: nil, directory: child))
+                nextDirectory = directories.next()
+            } else if let child = nextDirectory, child.key == file.key {
+                children.append(WalkChild(name: file.name, fileName: file.fileName, directory: child))
+                nextDirectory = directories.next()
+                files = files.dropFirst()
+            } else {
+                children.append(WalkChild(name: file.name, fileName: file.fileName, directory: nil))
+                files = files.dropFirst()
+            }
         }
-        for (name, child) in directory.subdirectories where child.isIdentifier && directory.moduleFiles[name] == nil {
-            children.append((name, nil, child))
+        while let child = nextDirectory {
+            children.append(WalkChild(name: child.name, fileName: nil, directory: child))
+            nextDirectory = directories.next()
         }
-        children.sort { CodePointOrder.precedes($0.name, $1.name) }
 
-        for (name, fileName, child) in children {
+        for walkChild in children {
+            let name = walkChild.name
             let dottedName = CodePointOrder.join(dottedPrefix, ".", name)
             var candidate: DirectoryListing?
             var childRelative = ""
-            if let child {
+            if let child = walkChild.directory {
                 childRelative = CodePointOrder.join(relativePath, "/", name)
-                if let listing = listing(relativePath: childRelative, path: child.path),
+                if let listing = listing(relativePath: childRelative, child: child),
                     !listing.isVirtualEnvironment, !ancestors.contains(listing.stamp.identity)
                 {
                     candidate = listing
@@ -69,7 +83,7 @@ struct IndexWalk {
             if let package = candidate, package.hasInitFile {
                 entries.append(ModuleEntry(name: dottedName, kind: .package, path: childRelative + "/__init__.py"))
                 descend(into: package, relativePath: childRelative, dottedName: dottedName, ancestors: ancestors)
-            } else if let fileName {
+            } else if let fileName = walkChild.fileName {
                 let path = CodePointOrder.join(relativePath, "/", fileName)
                 entries.append(ModuleEntry(name: dottedName, kind: .module, path: path))
             } else if let namespace = candidate,
@@ -82,34 +96,41 @@ struct IndexWalk {
     }
 
     private mutating func descend(
-        into directory: DirectoryListing, relativePath: String, dottedName: String, ancestors: Set<FileIdentity>
+        into directory: DirectoryListing, relativePath: String, dottedName: String, ancestors: [FileIdentity]
     ) {
         guard recurse else { return }
         var deeper = ancestors
-        deeper.insert(directory.stamp.identity)
+        deeper.append(directory.stamp.identity)
         visit(directory, relativePath: relativePath, dottedPrefix: dottedName, ancestors: deeper)
     }
 
-    private mutating func listing(relativePath: String, path: String) -> DirectoryListing? {
+    private mutating func listing(relativePath: String, child: ChildDirectory) -> DirectoryListing? {
         if let known = listings[relativePath] { return known }
-        let listing = index.readListing(relativePath: relativePath, path: path, store: false)
+        let listing = index.readListing(relativePath: relativePath, child: child, store: false)
         listings[relativePath] = .some(listing)
         return listing
     }
 
     private mutating func holdsPythonFile(
-        _ directory: DirectoryListing, relativePath: String, ancestors: Set<FileIdentity>
+        _ directory: DirectoryListing, relativePath: String, ancestors: [FileIdentity]
     ) -> Bool {
         if directory.hasPythonFile { return true }
         var deeper = ancestors
-        deeper.insert(directory.stamp.identity)
-        for child in directory.subdirectories.values {
+        deeper.append(directory.stamp.identity)
+        for child in directory.subdirectories {
             let childRelative = relativePath + "/" + child.name
-            guard let listing = listing(relativePath: childRelative, path: child.path),
+            guard let listing = listing(relativePath: childRelative, child: child),
                 !listing.isVirtualEnvironment, !deeper.contains(listing.stamp.identity)
             else { continue }
             if holdsPythonFile(listing, relativePath: childRelative, ancestors: deeper) { return true }
         }
         return false
     }
+}
+
+/// One importable name in a directory and what could serve it: a `NAME.py`, a directory, or both.
+struct WalkChild {
+    let name: String
+    let fileName: String?
+    let directory: ChildDirectory?
 }

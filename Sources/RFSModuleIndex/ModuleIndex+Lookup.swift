@@ -79,14 +79,14 @@ extension ModuleIndex {
         visited: Set<FileIdentity>
     ) -> Resolution? {
         var candidate: DirectoryListing?
-        if let child = directory.subdirectories[name], child.isIdentifier,
-            let listing = listing(relativePath: relativePath, path: child.path, refresh: refresh),
+        if let child = directory.subdirectory(named: name), child.isIdentifier,
+            let listing = listing(relativePath: relativePath, child: child, refresh: refresh),
             !listing.isVirtualEnvironment, !visited.contains(listing.stamp.identity)
         {
             if listing.hasInitFile { return .package(listing) }
             candidate = listing
         }
-        if let fileName = directory.moduleFiles[name] { return .module(fileName: fileName) }
+        if let file = directory.moduleFile(named: name) { return .module(fileName: file.fileName) }
         if let candidate {
             var ancestors = visited
             ancestors.insert(candidate.stamp.identity)
@@ -103,9 +103,9 @@ extension ModuleIndex {
         _ directory: DirectoryListing, relativePath: String, refresh: Bool, ancestors: Set<FileIdentity>
     ) -> Bool {
         if directory.hasPythonFile { return true }
-        for child in directory.subdirectories.values {
+        for child in directory.subdirectories {
             let childRelative = relativePath + "/" + child.name
-            guard let listing = listing(relativePath: childRelative, path: child.path, refresh: refresh),
+            guard let listing = listing(relativePath: childRelative, child: child, refresh: refresh),
                 !listing.isVirtualEnvironment, !ancestors.contains(listing.stamp.identity)
             else { continue }
             var deeper = ancestors

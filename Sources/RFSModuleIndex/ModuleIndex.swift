@@ -81,7 +81,7 @@ public final class ModuleIndex: Sendable {
             return cached
         }
         do {
-            let listing = try reader.read(path: rootPath, relativePath: "")
+            let listing = try reader.read(path: rootPath, relativePath: "", verify: true)
             cache.withLock { $0.listings[""] = listing }
             return listing
         } catch {
@@ -96,26 +96,28 @@ public final class ModuleIndex: Sendable {
         }
     }
 
-    /// The listing of the directory at real path `path` (root-relative `relativePath`), from the
-    /// cache when still valid, else read now. `nil` when it cannot be read (gone, unreadable,
-    /// outside the root): such a directory serves nothing.
-    func listing(relativePath: String, path: String, refresh: Bool) -> DirectoryListing? {
-        if !refresh, let cached = validCachedListing(relativePath: relativePath, path: path) {
+    /// The listing of subdirectory `child` (root-relative `relativePath`), from the cache when
+    /// still valid, else read now. `nil` when it cannot be read (gone, unreadable, outside the
+    /// root): such a directory serves nothing.
+    func listing(relativePath: String, child: ChildDirectory, refresh: Bool) -> DirectoryListing? {
+        if !refresh, let cached = validCachedListing(relativePath: relativePath, path: child.path) {
             return cached
         }
-        return readListing(relativePath: relativePath, path: path, store: true)
+        return readListing(relativePath: relativePath, child: child, store: true)
     }
 
-    /// Reads a directory now; `store` puts the result in the cache.
-    func readListing(relativePath: String, path: String, store: Bool) -> DirectoryListing? {
+    /// Reads a subdirectory now; `store` puts the result in the cache.
+    func readListing(relativePath: String, child: ChildDirectory, store: Bool) -> DirectoryListing? {
+        let path = child.path
         do {
-            let listing = try reader.read(path: path, relativePath: relativePath)
+            let listing = try reader.read(path: path, relativePath: relativePath, verify: child.isSymlink)
             if store { cache.withLock { $0.listings[relativePath] = listing } }
             return listing
         } catch {
             if store { cache.withLock { _ = $0.listings.removeValue(forKey: relativePath) } }
             switch error {
-            case .system(let code) where code == ENOENT || code == ENOTDIR:
+            case .system(let code) where code == ENOENT || code == ENOTDIR || code == ELOOP:
+                // Gone, or replaced by a file or symlink since its parent was listed.
                 break
             case .system(let code):
                 logger.warning(

@@ -8,12 +8,30 @@ public enum ModuleListRendering {
         String(decoding: jsonBytes(entries), as: UTF8.self)
     }
 
-    /// ``json(_:)`` as UTF-8 bytes, built without intermediate strings: a listing of ten thousand
-    /// modules is written with one `write(2)`.
+    /// ``json(_:)`` as UTF-8 bytes.
     public static func jsonBytes(_ entries: [ModuleEntry]) -> [UInt8] {
-        guard !entries.isEmpty else { return Array("[]\n".utf8) }
+        var all: [UInt8] = []
+        writeJSON(entries, chunkSize: Int.max) { all.append(contentsOf: $0) }
+        return all
+    }
+
+    /// Streams ``json(_:)`` as UTF-8 in chunks of about `chunkSize` bytes, reusing one buffer:
+    /// `rfs list` writes ten thousand modules without ever holding the whole document (and
+    /// without faulting in a megabyte of fresh pages for it).
+    public static func writeJSON(
+        _ entries: [ModuleEntry], chunkSize: Int = 64 * 1024, to write: (UnsafeBufferPointer<UInt8>) -> Void
+    ) {
         var output: [UInt8] = []
-        output.reserveCapacity(entries.count * 96)
+        output.reserveCapacity(min(chunkSize, max(entries.count, 1) * 96) + 1024)
+        func flush() {
+            output.withUnsafeBufferPointer { write($0) }
+            output.removeAll(keepingCapacity: true)
+        }
+        guard !entries.isEmpty else {
+            output.append(contentsOf: "[]\n".utf8)
+            flush()
+            return
+        }
         output.append(contentsOf: "[\n".utf8)
         for (position, entry) in entries.enumerated() {
             output.append(contentsOf: #"{"name":"#.utf8)
@@ -23,9 +41,10 @@ public enum ModuleListRendering {
             output.append(contentsOf: #"","path":"#.utf8)
             appendJSONString(entry.path, to: &output)
             output.append(contentsOf: position == entries.count - 1 ? "}\n".utf8 : "},\n".utf8)
+            if output.count >= chunkSize { flush() }
         }
         output.append(contentsOf: "]\n".utf8)
-        return output
+        flush()
     }
 
     /// The human form: an aligned `NAME  KIND  PATH` table (omitted when empty) and a summary line
@@ -72,6 +91,18 @@ public enum ModuleListRendering {
     /// other characters (non-ASCII included) as UTF-8.
     private static func appendJSONString(_ text: String, to output: inout [UInt8]) {
         output.append(UInt8(ascii: "\""))
+        // Module names and paths almost never need escaping: copy them whole.
+        let copied = text.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            for byte in bytes where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                return false
+            }
+            output.append(contentsOf: bytes)
+            return true
+        }
+        if copied == true {
+            output.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "\""): output.append(contentsOf: #"\""#.utf8)

@@ -47,33 +47,37 @@ struct ListCommand: AsyncParsableCommand {
     var excludes: [String] = []
 
     func run() async throws {
-        let output: [UInt8]
+        let index: ModuleIndex
+        let entries: [ModuleEntry]
         do {
-            let index = try ModuleIndex(root: directory, excludes: excludes)
-            let entries = try index.entries(topLevelOnly: topLevel)
-            output =
-                json
-                ? ModuleListRendering.jsonBytes(entries)
-                : Array(ModuleListRendering.table(entries, root: index.rootPath).utf8)
+            index = try ModuleIndex(root: directory, excludes: excludes)
+            entries = try index.entries(topLevelOnly: topLevel)
         } catch let error as ModuleIndexError {
             writeAll(Array("rfs list: \(error.description)\n".utf8), to: STDERR_FILENO)
             throw ExitCode.failure
         }
-        writeAll(output, to: STDOUT_FILENO)
+        if json {
+            ModuleListRendering.writeJSON(entries) { writeAll($0, to: STDOUT_FILENO) }
+        } else {
+            writeAll(Array(ModuleListRendering.table(entries, root: index.rootPath).utf8), to: STDOUT_FILENO)
+        }
     }
 }
 
-/// Writes all of `bytes` with `write(2)`: one system call for a whole listing, no Foundation.
+/// Writes all of `bytes` with `write(2)` (no Foundation, no buffering layer of its own).
 private func writeAll(_ bytes: [UInt8], to descriptor: Int32) {
-    bytes.withUnsafeBufferPointer { buffer in
-        var offset = 0
-        while offset < buffer.count {
-            let written = write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-            if written < 0 {
-                if errno == EINTR { continue }
-                return
-            }
-            offset += written
+    bytes.withUnsafeBufferPointer { writeAll($0, to: descriptor) }
+}
+
+private func writeAll(_ buffer: UnsafeBufferPointer<UInt8>, to descriptor: Int32) {
+    guard let base = buffer.baseAddress else { return }
+    var offset = 0
+    while offset < buffer.count {
+        let written = write(descriptor, base + offset, buffer.count - offset)
+        if written < 0 {
+            if errno == EINTR { continue }
+            return
         }
+        offset += written
     }
 }
