@@ -13,8 +13,8 @@ struct DirectoryReader: Sendable {
     let confinement: Confinement
     let excludes: ExcludePatterns
     let logger: Logger
-    /// Told about every symlink that resolves outside the root.
-    let escapes: SymlinkEscapeLog
+    /// Warns (once per path) about symlinks that resolve outside the root.
+    let warnings: WarnOnceLog
 
     enum Failure: Error {
         /// `open`/`opendir` failed with this `errno`.
@@ -44,10 +44,10 @@ struct DirectoryReader: Sendable {
 
         var info = stat()
         guard fstat(descriptor, &info) == 0 else { throw .system(errno) }
-        if verify, let actual = FileSystem.realPath(ofDescriptor: descriptor, openedPath: path),
-            !confinement.contains(actual)
-        {
-            throw .outsideRoot(actual)
+        if verify {
+            // Fail closed: a directory whose real path cannot be told is treated as outside.
+            let actual = FileSystem.realPath(ofDescriptor: descriptor, openedPath: path) ?? "an unknown path"
+            guard confinement.contains(actual) else { throw .outsideRoot(actual) }
         }
 
         var hasInitFile = false
@@ -160,7 +160,9 @@ struct DirectoryReader: Sendable {
             return nil
         }
         guard confinement.contains(target) else {
-            escapes.report(relativePath: relativePath, target: target)
+            warnings.warn(
+                key: "escape:" + relativePath, "symlink points outside the source folder; not served",
+                metadata: ["path": "\(relativePath)", "target": "\(target)", "root": "\(confinement.root)"])
             return nil
         }
         guard let info = FileSystem.status(target) else { return nil }

@@ -16,7 +16,7 @@ import Synchronization
 /// **Caching.** Directory listings are cached by relative path in ``cache``, a `Mutex` that owns
 /// the dictionary of listings and is held just long enough to get or put an entry, never during
 /// I/O, so concurrent lookups only serialise on dictionary access. (The one other lock, inside
-/// ``SymlinkEscapeLog``, only remembers which escapes were already warned about.) A cached listing
+/// ``WarnOnceLog``, only remembers which warnings were already logged.) A cached listing
 /// is reused while its directory's inode and mtime are unchanged (one `stat` per path component)
 /// and the directory had already been quiet for a while when it was read (see
 /// ``DirectoryListing/isSettled``); otherwise it is read again. On a miss, the directories along
@@ -30,6 +30,7 @@ public final class ModuleIndex: Sendable {
     let reader: DirectoryReader
     let sourceReader: SourceFileReader
     let cache: Mutex<CacheState>
+    let warnings: WarnOnceLog
 
     /// Everything ``cache`` guards.
     struct CacheState: ~Copyable {
@@ -56,7 +57,9 @@ public final class ModuleIndex: Sendable {
             throw ModuleIndexError(kind: .notADirectory, path: root, detail: "not a directory")
         }
         let confinement = Confinement(root: real)
+        let warnings = WarnOnceLog(logger: logger)
         self.rootPath = real
+        self.warnings = warnings
         self.logger = logger
         self.cache = Mutex(CacheState())
         self.sourceReader = SourceFileReader(confinement: confinement)
@@ -64,7 +67,7 @@ public final class ModuleIndex: Sendable {
             confinement: confinement,
             excludes: ExcludePatterns(excludes),
             logger: logger,
-            escapes: SymlinkEscapeLog(root: real, logger: logger)
+            warnings: warnings
         )
         // Reading the root now reports an unreadable folder at startup, not at the first import.
         _ = try rootListing(refresh: true)
@@ -120,12 +123,12 @@ public final class ModuleIndex: Sendable {
                 // Gone, or replaced by a file or symlink since its parent was listed.
                 break
             case .system(let code):
-                logger.warning(
-                    "cannot read directory; serving nothing from it",
+                warnings.warn(
+                    key: "unreadable:" + path, "cannot read directory; serving nothing from it",
                     metadata: ["path": "\(path)", "reason": "\(systemErrorMessage(code))"])
             case .outsideRoot(let actual):
-                logger.warning(
-                    "directory resolves outside the source folder; not served",
+                warnings.warn(
+                    key: "outside:" + path, "directory resolves outside the source folder; not served",
                     metadata: ["path": "\(path)", "target": "\(actual)"])
             }
             return nil
