@@ -70,6 +70,23 @@ struct FreshnessTests {
         #expect(try index.lookup("x")?.kind == .module)
     }
 
+    @Test("a miss re-reads the directory even when its mtime did not move")
+    func missRereadsSettledDirectory() throws {
+        let tree = try TemporaryTree(["a.py": "A = 1\n"])
+        let old = Date(timeIntervalSinceNow: -3600)
+        try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: tree.root)
+        let index = try ModuleIndex(root: tree.root)  // caches a settled root listing
+        #expect(try index.lookup("a") != nil)
+        // Same-tick change: the new file is there but the directory's mtime looks unchanged.
+        try tree.write("b.py", "B = 1\n")
+        try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: tree.root)
+        #expect(try index.lookup("b")?.source == "B = 1\n")
+        // And a file removed behind a settled listing is not served either.
+        try tree.remove("a.py")
+        try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: tree.root)
+        #expect(try index.lookup("a") == nil)
+    }
+
     @Test("a settled directory's listing is reused until its mtime changes")
     func stampSettling() {
         var stamp = DirectoryStamp(stat())

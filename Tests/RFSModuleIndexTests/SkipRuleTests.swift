@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import RFSModuleIndex
@@ -54,6 +55,28 @@ struct SkipRuleTests {
         let index = try ModuleIndex(root: tree.root)
         #expect(try index.entries().isEmpty)
         #expect(try index.lookup("holder") == nil)
+    }
+
+    @Test("a FIFO or socket named like a module is neither listed nor opened")
+    func specialFiles() throws {
+        let tree = try TemporaryTree(["ok.py": ""])
+        #expect(mkfifo(tree.path("pipe.py"), 0o644) == 0)
+        let index = try ModuleIndex(root: tree.root)
+        #expect(try index.entries().map(\.name) == ["ok"])
+        #expect(try index.lookup("pipe") == nil)
+    }
+
+    @Test(
+        "an unreadable subdirectory serves nothing and does not fail the listing",
+        .disabled(if: geteuid() == 0, "root reads any folder, so permissions cannot be tested as root"))
+    func unreadableSubdirectory() throws {
+        let tree = try TemporaryTree(["ok.py": "", "locked/__init__.py": "", "locked/m.py": ""])
+        chmod(tree.path("locked"), 0)
+        let recorder = LogRecorder()
+        let index = try ModuleIndex(root: tree.root, logger: recorder.logger)
+        #expect(try index.entries().map(\.name) == ["ok"])
+        #expect(try index.lookup("locked.m") == nil)
+        #expect(recorder.messages(at: .warning).count == 1)
     }
 
     @Test("stubs, bytecode and extension modules are not served", arguments: [

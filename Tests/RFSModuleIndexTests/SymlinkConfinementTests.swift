@@ -98,6 +98,19 @@ struct SymlinkConfinementTests {
         #expect(result == nil)
     }
 
+    @Test("a package directory swapped for an escaping symlink after indexing is never served")
+    func directorySwappedAfterIndexing() throws {
+        let tree = try TemporaryTree(["pkg/__init__.py": "P = 1\n", "pkg/mod.py": "M = 1\n"])
+        try tree.writeOutside("evil/__init__.py", "SECRET = 1\n")
+        try tree.writeOutside("evil/mod.py", "SECRET = 1\n")
+        let index = try ModuleIndex(root: tree.root)
+        #expect(try index.lookup("pkg.mod")?.source == "M = 1\n")
+        try tree.remove("pkg")
+        try tree.symlink("pkg", to: tree.outside + "/evil")
+        #expect((try? index.lookup("pkg")) ?? nil == nil)
+        #expect((try? index.lookup("pkg.mod")) ?? nil == nil)
+    }
+
     @Test("the file reader checks the opened file's real path, whatever path it was given")
     func readerRefusesOutsidePaths() throws {
         let tree = try TemporaryTree(["a.py": "A = 1\n"])
