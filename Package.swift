@@ -5,7 +5,7 @@ import PackageDescription
 /// over JSON-RPC 2.0 on WebSocket. One module per folder; see DESIGN.md §2 for the roles.
 let package = Package(
     name: "RemoteFileSource",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "rfs", targets: ["rfs"]),
         .library(name: "RFSProtocol", targets: ["RFSProtocol"]),
