@@ -38,6 +38,7 @@ struct ServerPipeline: Sendable {
             role: .server,
             maxMessageSize: self.configuration.maxMessageSize,
             pingInterval: self.configuration.pingInterval,
+            pongTimeout: self.configuration.pongTimeout,
             closeTimeout: self.configuration.closeTimeout
         )
         let logger = self.logger

@@ -104,6 +104,7 @@ public enum WebSocketClient {
                 role: .client,
                 maxMessageSize: configuration.maxMessageSize,
                 pingInterval: nil,
+                pongTimeout: configuration.closeTimeout,
                 closeTimeout: configuration.closeTimeout
             ),
             timeout: configuration.connectTimeout,
@@ -274,23 +275,25 @@ struct ClientHandshake: Sendable {
                 }
             }
         )
-        let upgrade = try sync.configureUpgradableHTTPClientPipeline(
-            configuration: NIOUpgradableHTTPClientPipelineConfiguration(
-                upgradeConfiguration: NIOTypedHTTPClientUpgradeConfiguration(
-                    upgradeRequestHead: requestHead,
-                    upgraders: [upgrader],
-                    notUpgradingCompletionHandler: { channel in
-                        channel.eventLoop.makeCompletedFuture {
-                            .notUpgraded(
-                                try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
-                                    wrappingChannelSynchronously: channel
-                                )
+        var pipelineConfiguration = NIOUpgradableHTTPClientPipelineConfiguration(
+            upgradeConfiguration: NIOTypedHTTPClientUpgradeConfiguration(
+                upgradeRequestHead: requestHead,
+                upgraders: [upgrader],
+                notUpgradingCompletionHandler: { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        .notUpgraded(
+                            try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
+                                wrappingChannelSynchronously: channel
                             )
-                        }
+                        )
                     }
-                )
+                }
             )
         )
+        // The server may send frames right behind its 101 response, in the same read; the
+        // default (.dropBytes) would silently lose them.
+        pipelineConfiguration.leftOverBytesStrategy = .forwardBytes
+        let upgrade = try sync.configureUpgradableHTTPClientPipeline(configuration: pipelineConfiguration)
 
         let timedOut = NIOLockedValueBox(false)
         let timeout = channel.eventLoop.scheduleTask(in: TimeAmount(self.timeout)) {

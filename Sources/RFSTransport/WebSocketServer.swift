@@ -129,9 +129,13 @@ public final class WebSocketServer: Sendable {
                             }
                         }
                     }
-                } catch {
-                    self.logger.error("WebSocket listener failed", metadata: ["error": "\(error)"])
+                } catch is CancellationError {
+                    // Cancellation is how a service is asked to stop: not a failure.
                     self.initiateShutdown()
+                } catch {
+                    self.initiateShutdown()
+                    if Task.isCancelled { return }
+                    self.logger.error("WebSocket listener failed", metadata: ["error": "\(error)"])
                     throw error
                 }
             }

@@ -26,9 +26,11 @@ public struct WebSocketServerConfiguration: Sendable {
     /// Largest inbound message (after reassembling fragments); larger ones close the connection
     /// with 1009. Also the largest message `send` accepts. At most `UInt32.max`.
     public var maxMessageSize: Int
-    /// How often the server pings each session; a session that has not answered the previous
-    /// ping (and sent nothing else) when the next one is due is closed. `nil` disables keepalive.
+    /// How often the server pings each session; `nil` disables keepalive.
     public var pingInterval: Duration?
+    /// A session whose ping has gone unanswered this long, with nothing else received either,
+    /// is dropped (checked at each ping, so the drop happens within `pongTimeout + pingInterval`).
+    public var pongTimeout: Duration
     /// The only path that upgrades to WebSocket; others get 404.
     public var path: String
     /// How long a new connection may take to send its HTTP request (and finish TLS) before it is
@@ -45,6 +47,7 @@ public struct WebSocketServerConfiguration: Sendable {
         tls: TLSFiles? = nil,
         maxMessageSize: Int = 64 << 20,
         pingInterval: Duration? = .seconds(30),
+        pongTimeout: Duration = .seconds(20),
         path: String = "/v1/session",
         handshakeTimeout: Duration = .seconds(10),
         closeTimeout: Duration = .seconds(5)
@@ -55,6 +58,7 @@ public struct WebSocketServerConfiguration: Sendable {
         self.tls = tls
         self.maxMessageSize = maxMessageSize
         self.pingInterval = pingInterval
+        self.pongTimeout = pongTimeout
         self.path = path
         self.handshakeTimeout = handshakeTimeout
         self.closeTimeout = closeTimeout
@@ -71,6 +75,9 @@ public struct WebSocketServerConfiguration: Sendable {
         }
         if let pingInterval = self.pingInterval, pingInterval <= .zero {
             throw .invalidConfiguration("pingInterval must be positive")
+        }
+        guard self.pongTimeout > .zero, self.closeTimeout > .zero, self.handshakeTimeout > .zero else {
+            throw .invalidConfiguration("pongTimeout, closeTimeout and handshakeTimeout must be positive")
         }
         if let token = self.token, token.isEmpty {
             throw .invalidConfiguration("token must not be empty (use nil for no token)")

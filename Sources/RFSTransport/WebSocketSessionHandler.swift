@@ -40,6 +40,7 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
         var role: Role
         var maxMessageSize: Int
         var pingInterval: Duration?
+        var pongTimeout: Duration
         var closeTimeout: Duration
     }
 
@@ -61,11 +62,11 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
     private var partialMessage: ByteBuffer?
     private var closeTimeoutTask: Scheduled<Void>?
     private var keepaliveTask: Scheduled<Void>?
-    /// A keepalive ping went out and nothing has come back since.
-    private var keepalivePingUnanswered = false
-    /// Any bytes arrived since the last keepalive ping: a peer busy sending a large message is
-    /// alive even though its pong is queued behind that message.
-    private var inboundSinceKeepalivePing = false
+    /// When the oldest keepalive ping still waiting for a pong went out.
+    private var unansweredPingSince: NIODeadline?
+    /// When bytes last arrived: a peer busy sending a large message is alive even though its
+    /// pong is queued behind that message.
+    private var lastInbound: NIODeadline?
     /// Whether a read is outstanding. When the application stops consuming messages, the
     /// `NIOAsyncChannel` withholds reads (backpressure) and a pong cannot arrive; such a session
     /// is not dead, so the keepalive does not count missing pongs while reads are paused. The
@@ -192,7 +193,7 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
             context.flush()
 
         case .pong:
-            self.keepalivePingUnanswered = false
+            self.unansweredPingSince = nil
             var payload = frame.unmaskedData
             if payload.readableBytes == 8, let id = payload.readInteger(as: UInt64.self),
                 let waiter = self.pingWaiters.removeValue(forKey: id)
@@ -209,7 +210,7 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        self.inboundSinceKeepalivePing = true
+        self.lastInbound = context.eventLoop.now
         self.readRequested = false
         if self.closeState == .closeSent {
             // Keep reading even if the application stopped consuming: we need the peer's close frame.
@@ -396,23 +397,28 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Pings every interval. Drops the connection when a ping has waited longer than the pong
+    /// timeout and nothing at all arrived meanwhile, unless reads are paused by backpressure
+    /// (then the pong may be sitting unread in the socket).
     private func keepaliveTick(context: ChannelHandlerContext, interval: Duration) {
         guard self.closeState == .open else { return }
-        if self.keepalivePingUnanswered && !self.inboundSinceKeepalivePing && self.readRequested {
-            self.logger.info("Dropping WebSocket session: no pong within \(interval)")
+        let now = context.eventLoop.now
+        let timeout = TimeAmount(self.configuration.pongTimeout)
+        if self.readRequested, let since = self.unansweredPingSince, now - since >= timeout,
+            now - (self.lastInbound ?? since) >= timeout
+        {
+            let reason = "no pong within \(self.configuration.pongTimeout)"
+            self.logger.info("Dropping WebSocket session: \(reason)")
             self.connection.recordClose(
-                WebSocketCloseStatus(
-                    code: .abnormalClosure,
-                    reason: "no pong within \(interval)",
-                    initiator: .transport
-                )
+                WebSocketCloseStatus(code: .abnormalClosure, reason: reason, initiator: .transport)
             )
             self.closeState = .closed
             context.close(promise: nil)
             return
         }
-        self.keepalivePingUnanswered = true
-        self.inboundSinceKeepalivePing = false
+        if self.unansweredPingSince == nil {
+            self.unansweredPingSince = now
+        }
         _ = self.sendPing(context: context)
         self.scheduleKeepalive(context: context)
     }
