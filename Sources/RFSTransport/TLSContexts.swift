@@ -55,14 +55,20 @@ enum TLSContexts {
                     throw WebSocketTransportError.tlsConfiguration(path: caFile, underlying: "\(error)")
                 }
                 guard !roots.isEmpty else {
-                    throw WebSocketTransportError.tlsConfiguration(path: caFile, underlying: "no certificate in the file")
+                    throw WebSocketTransportError.tlsConfiguration(
+                        path: caFile,
+                        underlying: "no certificate in the file"
+                    )
                 }
                 configuration.additionalTrustRoots = [.certificates(roots)]
             }
             do {
                 return try NIOSSLContext(configuration: configuration)
             } catch {
-                throw WebSocketTransportError.tlsConfiguration(path: caFile ?? "<system trust roots>", underlying: "\(error)")
+                throw WebSocketTransportError.tlsConfiguration(
+                    path: caFile ?? "<system trust roots>",
+                    underlying: "\(error)"
+                )
             }
         }
     }

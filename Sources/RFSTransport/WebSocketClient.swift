@@ -177,7 +177,11 @@ public enum WebSocketClient {
         return (status, String(String(buffer: body).prefix(512)).trimmingWhitespace())
     }
 
-    private static func connectError(_ error: any Error, url: WebSocketURL, timeout: Duration) -> WebSocketTransportError {
+    private static func connectError(
+        _ error: any Error,
+        url: WebSocketURL,
+        timeout: Duration
+    ) -> WebSocketTransportError {
         if let error = error as? WebSocketTransportError {
             return error
         }

@@ -7,7 +7,10 @@ import NIOCore
 /// session or the peer closed it with 1000/1001; otherwise (oversized or binary message, invalid
 /// UTF-8, lost connection, missing pong, any other close code) it throws
 /// `WebSocketTransportError.closed` carrying the `WebSocketCloseStatus`, so the cause reaches
-/// whoever is reading. Single consumer: iterate it once.
+/// whoever is reading.
+///
+/// Single consumer: make one iterator per session (NIO's unicast stream traps on a second one).
+/// Abandoning the iterator stops reading from the socket for good; close the session then.
 public struct WebSocketMessages: AsyncSequence, Sendable {
     public typealias Element = String
     public typealias Failure = any Error

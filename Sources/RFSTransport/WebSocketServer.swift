@@ -92,6 +92,12 @@ public final class WebSocketServer: Sendable {
             logger: logger,
             onSession: onSession
         )
+        if configuration.token == nil && !isLoopback(host: configuration.host) {
+            logger.warning(
+                "WebSocket server accepts sessions without a token on a non-loopback address",
+                metadata: ["host": "\(configuration.host)"]
+            )
+        }
         logger.info(
             "WebSocket server listening",
             metadata: ["url": "\(server.url)", "auth": "\(configuration.token == nil ? "none" : "bearer")"]

@@ -79,7 +79,8 @@ public final class WebSocketSession: Sendable {
     }
 
     /// Sends a ping and waits for the matching pong: a round-trip check that the peer is alive.
-    /// (Answering the peer's pings and keepalive pings happen automatically.)
+    /// Waits until the pong arrives or the session closes (then throws `closed`); wrap it in
+    /// your own timeout if needed. Answering the peer's pings and keepalive happen automatically.
     public func ping() async throws {
         do {
             try await self.channel.triggerUserOutboundEvent(WebSocketPingRequest()).get()

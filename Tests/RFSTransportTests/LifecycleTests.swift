@@ -211,7 +211,9 @@ import Testing
                 logger: testLogger
             )
         } throws: { error in
-            guard case .connectFailed(let failedURL, let cause) = error as? WebSocketTransportError else { return false }
+            guard case .connectFailed(let failedURL, let cause) = error as? WebSocketTransportError else {
+                return false
+            }
             return failedURL == url && cause.lowercased().contains("refused") && "\(error)".contains(url)
         }
     }

@@ -40,8 +40,12 @@ import Testing
 
         /// Delivers a frame from the peer, masked as a client's would be, then asks for more
         /// input the way an application that keeps reading does.
-        func receive(_ opcode: WebSocketOpcode, _ payload: ByteBuffer, fin: Bool = true, keepReading: Bool = true) throws
-        {
+        func receive(
+            _ opcode: WebSocketOpcode,
+            _ payload: ByteBuffer,
+            fin: Bool = true,
+            keepReading: Bool = true
+        ) throws {
             let maskKey: WebSocketMaskingKey? = self.role == .server ? .random() : nil
             var data = payload
             if let maskKey {
@@ -215,7 +219,8 @@ import Testing
         #expect(harness.channel.isActive)
         harness.loop.advanceTime(by: .seconds(1))
         #expect(!harness.channel.isActive)
-        #expect(harness.connection.closeStatus == WebSocketCloseStatus(code: .goingAway, reason: "bye", initiator: .application))
+        let expected = WebSocketCloseStatus(code: .goingAway, reason: "bye", initiator: .application)
+        #expect(harness.connection.closeStatus == expected)
     }
 
     @Test func peerCloseIsEchoedAndRecorded() throws {
@@ -226,7 +231,8 @@ import Testing
         try harness.receive(.connectionClose, payload)
         #expect(try harness.closeCodeSent() == 4000)
         #expect(!harness.channel.isActive)
-        #expect(harness.connection.closeStatus == WebSocketCloseStatus(code: .unknown(4000), reason: "custom", initiator: .peer))
+        let expected = WebSocketCloseStatus(code: .unknown(4000), reason: "custom", initiator: .peer)
+        #expect(harness.connection.closeStatus == expected)
     }
 
     @Test func invalidCloseCodeIsAProtocolError() throws {
