@@ -75,3 +75,7 @@ extension WebSocketErrorCode {
         }
     }
 }
+
+/// Re-exported so that users of this module can name close codes (`.normalClosure`,
+/// `.goingAway`, ...) without depending on NIOWebSocket themselves.
+public typealias WebSocketErrorCode = NIOWebSocket.WebSocketErrorCode

@@ -219,7 +219,9 @@ import Testing
         #expect(harness.channel.isActive)
         harness.loop.advanceTime(by: .seconds(1))
         #expect(!harness.channel.isActive)
-        let expected = WebSocketCloseStatus(code: .goingAway, reason: "bye", initiator: .application)
+        // This file imports NIOWebSocket too: the alias and NIO's type must not clash.
+        let code: WebSocketErrorCode = .goingAway
+        let expected = WebSocketCloseStatus(code: code, reason: "bye", initiator: .application)
         #expect(harness.connection.closeStatus == expected)
     }
 

@@ -38,6 +38,12 @@ import Testing
         #expect(WebSocketCloseStatus(code: .protocolError, reason: "", initiator: .application).isNormal)
     }
 
+    @Test func closeCodeTypeIsNameableFromThisModule() {
+        // This file imports RFSTransport only; the alias must be enough.
+        let code: WebSocketErrorCode = .goingAway
+        #expect(UInt16(webSocketErrorCode: code) == 1001)
+    }
+
     @Test func utf8Helpers() {
         #expect(truncateUTF8("héllo", maxBytes: 2) == "h")
         #expect(truncateUTF8("héllo", maxBytes: 3) == "hé")
