@@ -13,7 +13,15 @@ import NIOWebSocket
 /// accepts connections until `shutdown()` or until its task is cancelled, which makes it usable as
 /// the body of a swift-service-lifecycle `Service`. Each connection is served in its own child
 /// task of `run()`; `run()` returns when the listener is closed and every `onSession` has
-/// returned.
+/// returned. With swift-service-lifecycle:
+///
+/// ```swift
+/// try await withGracefulShutdownHandler {
+///     try await server.run()
+/// } onGracefulShutdown: {
+///     server.initiateShutdown()
+/// }
+/// ```
 public final class WebSocketServer: Sendable {
     /// The bound port (the ephemeral one when configured with port 0).
     public let port: Int
@@ -155,7 +163,7 @@ public final class WebSocketServer: Sendable {
     /// until their connections are closed (each bounded by the close timeout). It does not wait
     /// for `onSession` handlers to return; `run()` does.
     public func shutdown() async {
-        let sessions = self.initiateShutdown()
+        let sessions = self.beginShutdown()
         try? await self.listener.channel.closeFuture.get()
         for session in sessions {
             await session.waitUntilClosed()
@@ -163,9 +171,13 @@ public final class WebSocketServer: Sendable {
     }
 
     /// Starts `shutdown()` without waiting, for synchronous contexts such as a graceful-shutdown
-    /// handler.
-    @discardableResult
-    public func initiateShutdown() -> [WebSocketSession] {
+    /// handler of swift-service-lifecycle.
+    public func initiateShutdown() {
+        _ = self.beginShutdown()
+    }
+
+    /// Closes the listener and sends 1001 to every registered session; returns those sessions.
+    private func beginShutdown() -> [WebSocketSession] {
         let (sessions, first) = self.state.withLockedValue { state in
             defer { state.shuttingDown = true }
             return (Array(state.sessions.values), !state.shuttingDown)
