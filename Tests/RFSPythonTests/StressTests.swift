@@ -11,28 +11,32 @@ import Testing
 struct StressTests {
     private let logger = Logger(label: "rfs.python.tests.stress")
 
-    /// Four Swift tasks each run scripts that import modules their own connection serves, with a
-    /// fifth task doing `withGIL` work and handlers occasionally asking Python for the context
-    /// while their run waits. Everything must finish (no deadlock) with the right results.
+    /// Four Swift tasks each run scripts that import fixture modules their own connection
+    /// serves from an `RFSModuleIndex`, with a fifth task doing `withGIL` work and handlers
+    /// asking Python for the context while their run waits. Everything must finish (no
+    /// deadlock) with the right results.
     @Test(.timeLimit(.minutes(3)))
     func fourTasksRunScriptsAndAnswerFetches() async throws {
         let python = try await SharedPython.interpreter()
         let iterations = 75
+        let scripts: [(code: String, output: String)] = [
+            ("import toplevel_mod\nprint(toplevel_mod.greet('t'))", "hello, t\n"),
+            ("from pkg_relative.sub.deeper import bottom\nprint(bottom.value())", "15\n"),
+            ("import pkg_absolute.nested.inner.mod as m\nprint(m.answer())", "42\n"),
+            ("import ns_pkg.inner.mod, latin1_mod\nprint(ns_pkg.inner.mod.describe(), latin1_mod.greeting())", "ns_pkg.part+inner café\n"),
+        ]
+        let names = ["toplevel_mod", "pkg_relative", "pkg_absolute", "ns_pkg", "latin1_mod"]
         let started = ContinuousClock.now
         let gilJobs = Watch(0)
+        let totalFetches = Watch(0)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for worker in 0..<4 {
                 group.addTask {
-                    let package = "rfsconc\(worker)"
+                    let server = try IndexServer.workspace()
                     let fetches = Watch(0)
-                    let server = ModuleServer(
-                        files: [package: "from . import mod\n", "\(package).mod": "VALUE = 0\n"],
-                        packages: [package]
-                    )
                     let handler: PythonInterpreter.RequestHandler = { connection, method, params, timeout in
                         fetches.update { $0 += 1 }
-                        let count = fetches.value
-                        if count % 10 == 0 {
+                        if fetches.value % 10 == 0 {
                             // Python work from inside a handler while the run waits for it.
                             let context = try await python.executionContext()
                             guard context.connectionID == connection else {
@@ -44,20 +48,17 @@ struct StressTests {
                     try await TestRouter.shared.withConnection(handler) { connection in
                         try await python.registerConnection(id: connection)
                         for iteration in 0..<iterations {
-                            server.setSource("VALUE = \(iteration)\n", of: "\(package).mod")
+                            let script = scripts[(worker + iteration) % scripts.count]
                             let output = OutputRecorder()
-                            let outcome = try await python.run(
-                                "import \(package)\nprint(\(package).mod.VALUE * 2)\n",
-                                connection: connection,
-                                names: [package],
-                                output: output
-                            )
+                            let outcome = try await python.run(script.code, connection: connection, names: names, output: output)
                             #expect(outcome == .ok)
-                            #expect(output.stdout == "\(iteration * 2)\n")
+                            #expect(output.stdout == script.output)
                         }
                         try await python.unregisterConnection(id: connection)
                     }
-                    #expect(fetches.value == iterations * 2)
+                    // Every run set the context, which evicted the modules: each run fetched afresh.
+                    #expect(fetches.value >= iterations * 2)
+                    totalFetches.update { $0 += fetches.value }
                 }
             }
             group.addTask {
@@ -70,13 +71,58 @@ struct StressTests {
             try await group.waitForAll()
         }
         #expect(gilJobs.value == 200)
-        logger.info("concurrency: \(4 * iterations) runs, \(4 * iterations * 2) fetches, 200 withGIL jobs in \(ContinuousClock.now - started)")
+        logger.info(
+            "concurrency: \(4 * iterations) runs, \(totalFetches.value) fetches from the fixture index, 200 withGIL jobs in \(ContinuousClock.now - started)"
+        )
     }
 
-    /// 1,000 import/evict cycles through the whole path (run with context → eviction →
-    /// RemoteMetaPathFinder → `_rfs_bridge.request` → Swift handler → loader) keep RSS flat.
+    /// 1,000 import/evict cycles of fixture packages (run with context → eviction →
+    /// RemoteMetaPathFinder → `_rfs_bridge.request` → Swift handler → `RFSModuleIndex` → loader)
+    /// keep RSS flat.
     @Test(.timeLimit(.minutes(3)))
-    func importEvictCyclesKeepMemoryFlat() async throws {
+    func fixtureImportEvictCyclesKeepMemoryFlat() async throws {
+        let python = try await SharedPython.interpreter()
+        let server = try IndexServer.workspace()
+        let cycles = 1_000
+        let code = """
+            from pkg_relative.sub.deeper import bottom
+            import latin1_mod, ns_pkg.inner.mod
+            assert bottom.value() == 15 and latin1_mod.greeting() == "café"
+            """
+        let names = ["pkg_relative", "latin1_mod", "ns_pkg"]
+        let (before, after) = try await TestRouter.shared.withConnection(server.handler) { connection in
+            try await python.registerConnection(id: connection)
+            defer { Task { try? await python.unregisterConnection(id: connection) } }
+            func cycle() async throws {
+                let outcome = try await python.run(code, connection: connection, names: names, output: OutputRecorder())
+                #expect(outcome == .ok)
+            }
+            for _ in 0..<100 {
+                try await cycle()
+            }
+            try await python.withGIL { gil in try gil.exec("import gc; gc.collect()") }
+            let before = residentBytes()
+            for _ in 0..<cycles {
+                try await cycle()
+            }
+            try await python.withGIL { gil in try gil.exec("import gc; gc.collect()") }
+            return (before, residentBytes())
+        }
+        let growth = after - before
+        let fetchCount = server.fetched.value.count
+        let perCycle = fetchCount / (100 + cycles)
+        logger.info(
+            "leak check (fixtures): \(cycles) import/evict cycles, \(perCycle) fetches each: RSS \(before / 1024) KiB → \(after / 1024) KiB (growth \(growth / 1024) KiB)"
+        )
+        // Every cycle fetched the same modules again (the context evicted them).
+        #expect(fetchCount == perCycle * (100 + cycles) && perCycle >= 8)
+        #expect(growth < 20 * 1024 * 1024, "RSS grew by \(growth / 1024) KiB over \(cycles) cycles")
+    }
+
+    /// The same with a large module (~48 KB of source per fetch), so that leaking a source, a
+    /// module or a response per fetch could not hide below the bound.
+    @Test(.timeLimit(.minutes(3)))
+    func largeModuleImportEvictCyclesKeepMemoryFlat() async throws {
         let python = try await SharedPython.interpreter()
         // ~48 KB of source per fetch, so a leaked source, module or response would show up.
         let payload = String(repeating: "x", count: 16 * 1024)
@@ -116,7 +162,7 @@ struct StressTests {
         }
         let growth = after - before
         logger.info(
-            "leak check: \(cycles) import/evict cycles: RSS \(before / 1024) KiB → \(after / 1024) KiB (growth \(growth / 1024) KiB)"
+            "leak check (48 KB module): \(cycles) import/evict cycles: RSS \(before / 1024) KiB → \(after / 1024) KiB (growth \(growth / 1024) KiB)"
         )
         #expect(server.fetched.value.count == (100 + cycles) * 2)
         #expect(growth < 20 * 1024 * 1024, "RSS grew by \(growth / 1024) KiB over \(cycles) cycles")
