@@ -20,14 +20,33 @@ enum CodePointOrder {
         return a.utf8.lexicographicallyPrecedes(b.utf8)
     }
 
-    /// `prefix + separator + name` in one allocation, or just `name` when `prefix` is empty.
-    static func join(_ prefix: String, _ separator: String, _ name: String) -> String {
-        guard !prefix.isEmpty else { return name }
-        var joined = String()
-        joined.reserveCapacity(prefix.utf8.count + separator.utf8.count + name.utf8.count)
-        joined.append(prefix)
-        joined.append(separator)
-        joined.append(name)
-        return joined
+    /// `prefix + separator + name + suffix` in one allocation (`name + suffix` when `prefix` is
+    /// empty): the walk builds two of these per module, so they are `memcpy`d into place rather
+    /// than appended piece by piece.
+    static func join(
+        _ prefix: String, _ separator: StaticString, _ name: String, _ suffix: StaticString = ""
+    ) -> String {
+        if prefix.isEmpty && suffix.utf8CodeUnitCount == 0 { return name }
+        let joined = prefix.utf8.withContiguousStorageIfAvailable { prefixBytes in
+            name.utf8.withContiguousStorageIfAvailable { nameBytes in
+                let separatorCount = prefixBytes.isEmpty ? 0 : separator.utf8CodeUnitCount
+                let total = prefixBytes.count + separatorCount + nameBytes.count + suffix.utf8CodeUnitCount
+                return String(unsafeUninitializedCapacity: total) { output in
+                    var position = 0
+                    func put(_ bytes: UnsafeBufferPointer<UInt8>) {
+                        guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
+                        (output.baseAddress! + position).update(from: source, count: bytes.count)
+                        position += bytes.count
+                    }
+                    put(prefixBytes)
+                    put(UnsafeBufferPointer(start: separator.utf8Start, count: separatorCount))
+                    put(nameBytes)
+                    put(UnsafeBufferPointer(start: suffix.utf8Start, count: suffix.utf8CodeUnitCount))
+                    return position
+                }
+            }
+        }
+        if let joined, let joined { return joined }
+        return prefix.isEmpty ? "\(name)\(suffix)" : "\(prefix)\(separator)\(name)\(suffix)"
     }
 }

@@ -41,12 +41,27 @@ final class DirectoryListing: Sendable {
         self.hasInitFile = hasInitFile
         self.isVirtualEnvironment = isVirtualEnvironment
         self.hasPythonFile = hasPythonFile
-        var moduleFiles = moduleFiles
-        moduleFiles.sort { $0.key < $1.key }
-        self.moduleFiles = moduleFiles
-        var subdirectories = subdirectories
-        subdirectories.sort { $0.key < $1.key }
-        self.subdirectories = subdirectories
+        self.moduleFiles = Self.sortedByKey(moduleFiles)
+        self.subdirectories = Self.sortedByKey(subdirectories)
+    }
+
+    /// `elements` sorted by key. Sorting the elements themselves would copy (retain and release)
+    /// their strings at every comparison and move; this sorts their indices instead and copies
+    /// each element once. Keys are unique within a directory (they are its entries' names), so
+    /// stability does not matter.
+    private static func sortedByKey<Element: NameKeyed>(_ elements: [Element]) -> [Element] {
+        guard elements.count > 1 else { return elements }
+        return elements.withUnsafeBufferPointer { buffer in
+            var isSorted = true
+            for index in 1..<buffer.count where buffer[index].key < buffer[index - 1].key {
+                isSorted = false
+                break
+            }
+            if isSorted { return elements }
+            var order = Array(buffer.indices)
+            order.sort { buffer[$0].key < buffer[$1].key }
+            return order.map { buffer[$0] }
+        }
     }
 
     /// The `NAME.py` file for module `name`, if any.
@@ -79,8 +94,13 @@ final class DirectoryListing: Sendable {
     }
 }
 
+/// A listing element ordered by ``NameKey``.
+protocol NameKeyed {
+    var key: NameKey { get }
+}
+
 /// An importable `NAME.py` entry.
-struct ModuleFile: Sendable {
+struct ModuleFile: Sendable, NameKeyed {
     /// The module name (`NAME`).
     let key: NameKey
     /// The file's name in the directory (`NAME.py`).
@@ -90,7 +110,7 @@ struct ModuleFile: Sendable {
 }
 
 /// A subdirectory entry: where to open it and whether its name can be imported.
-struct ChildDirectory: Sendable {
+struct ChildDirectory: Sendable, NameKeyed {
     let key: NameKey
     /// Real path to open: `parent/name`, or the resolved target of a confined symlink.
     let path: String

@@ -68,6 +68,22 @@ struct DirectoryReader: Sendable {
                 if isRegularEntry, !Self.isPythonFileName(bytes, length), !Self.isPyvenvConfig(bytes, length) {
                     return nil
                 }
+                // Fast path: a regular `*.py` file with no --exclude patterns, by far the most
+                // common entry, is classified from its bytes (the same rules as below).
+                if isRegularEntry, excludes.isEmpty, Self.isPythonFileName(bytes, length) {
+                    switch Self.classifyPythonFile(UnsafeBufferPointer(start: bytes, count: length)) {
+                    case .ignored: break
+                    case .initFile:
+                        hasPythonFile = true
+                        hasInitFile = true
+                    case .otherPythonFile:
+                        hasPythonFile = true
+                    case .module(let file):
+                        hasPythonFile = true
+                        moduleFiles.append(file)
+                    }
+                    return nil
+                }
                 // Names that are not UTF-8 can never be identifiers, so they are dropped too.
                 let buffer = UnsafeBufferPointer(start: bytes, count: length)
                 if !buffer.contains(where: { $0 >= 0x80 }) { return String(decoding: buffer, as: UTF8.self) }
@@ -130,6 +146,35 @@ struct DirectoryReader: Sendable {
             moduleFiles: moduleFiles,
             subdirectories: subdirectories
         )
+    }
+
+    private enum PythonFile {
+        /// Skipped (a dot-file) or not UTF-8: invisible.
+        case ignored
+        case initFile
+        /// A `.py` file whose stem is not an identifier: not served, but it still makes its
+        /// directory hold a `.py` file (for namespace packages).
+        case otherPythonFile
+        case module(ModuleFile)
+    }
+
+    /// What the general path of ``read(path:relativePath:verify:)`` decides for the regular file
+    /// `name` (which ends in `.py` and has a non-empty stem) when there are no exclude patterns:
+    /// skipped if it starts with `.` (no other skip rule can match a `*.py` name), dropped if not
+    /// UTF-8, `__init__.py`, a module if the stem is an identifier, else just a `.py` file.
+    private static func classifyPythonFile(_ name: UnsafeBufferPointer<UInt8>) -> PythonFile {
+        if name[0] == UInt8(ascii: ".") { return .ignored }
+        let stem = UnsafeBufferPointer(rebasing: name[..<(name.count - 3)])
+        if stem.count == 8, memcmp(stem.baseAddress!, "__init__", 8) == 0 { return .initFile }
+        if !name.contains(where: { $0 >= 0x80 }) {
+            guard PythonIdentifier.isValidASCII(stem) else { return .otherPythonFile }
+            let stemString = String(decoding: stem, as: UTF8.self)
+            return .module(ModuleFile(key: NameKey(stemString), fileName: String(decoding: name, as: UTF8.self)))
+        }
+        guard let fileName = String(validating: name, as: UTF8.self) else { return .ignored }
+        let stemString = String(decoding: stem, as: UTF8.self)
+        guard PythonIdentifier.isValid(stemString) else { return .otherPythonFile }
+        return .module(ModuleFile(key: NameKey(stemString), fileName: fileName))
     }
 
     private static func isPythonFileName(_ bytes: UnsafePointer<UInt8>, _ length: Int) -> Bool {

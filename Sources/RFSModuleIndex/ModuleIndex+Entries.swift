@@ -42,56 +42,74 @@ struct IndexWalk {
         _ directory: DirectoryListing, relativePath: String, dottedPrefix: String, ancestors: [FileIdentity]
     ) {
         // Each importable name once, in order, with what could serve it: merge the two sorted
-        // lists (NAME.py files, identifier directories).
-        var children: [WalkChild] = []
-        children.reserveCapacity(directory.moduleFiles.count + directory.subdirectories.count)
-        var files = directory.moduleFiles[...]
-        var directories = directory.subdirectories.lazy.filter(\.isIdentifier).makeIterator()
-        var nextDirectory = directories.next()
-        while let file = files.first {
-            if let child = nextDirectory, child.key < file.key {
-                children.append(WalkChild(name: child.name, fileName: nil, directory: child))
-                nextDirectory = directories.next()
-            } else if let child = nextDirectory, child.key == file.key {
-                children.append(WalkChild(name: file.name, fileName: file.fileName, directory: child))
-                nextDirectory = directories.next()
-                files = files.dropFirst()
-            } else {
-                children.append(WalkChild(name: file.name, fileName: file.fileName, directory: nil))
-                files = files.dropFirst()
+        // lists (NAME.py files, identifier directories). Merged in place, by index: this runs
+        // once per module of the tree, so it copies no element it does not need.
+        let files = directory.moduleFiles
+        let directories = directory.subdirectories
+        var fileIndex = 0
+        var directoryIndex = 0
+        func nextIdentifierDirectory() {
+            while directoryIndex < directories.count, !directories[directoryIndex].isIdentifier {
+                directoryIndex += 1
             }
         }
-        while let child = nextDirectory {
-            children.append(WalkChild(name: child.name, fileName: nil, directory: child))
-            nextDirectory = directories.next()
-        }
-
-        for walkChild in children {
-            let name = walkChild.name
-            let dottedName = CodePointOrder.join(dottedPrefix, ".", name)
-            var candidate: DirectoryListing?
-            var childRelative = ""
-            if let child = walkChild.directory {
-                childRelative = CodePointOrder.join(relativePath, "/", name)
-                if let listing = listing(relativePath: childRelative, child: child),
-                    !listing.isVirtualEnvironment, !ancestors.contains(listing.stamp.identity)
-                {
-                    candidate = listing
-                }
-            }
-
-            if let package = candidate, package.hasInitFile {
-                entries.append(ModuleEntry(name: dottedName, kind: .package, path: childRelative + "/__init__.py"))
-                descend(into: package, relativePath: childRelative, dottedName: dottedName, ancestors: ancestors)
-            } else if let fileName = walkChild.fileName {
-                let path = CodePointOrder.join(relativePath, "/", fileName)
-                entries.append(ModuleEntry(name: dottedName, kind: .module, path: path))
-            } else if let namespace = candidate,
-                holdsPythonFile(namespace, relativePath: childRelative, ancestors: ancestors)
+        nextIdentifierDirectory()
+        while fileIndex < files.count || directoryIndex < directories.count {
+            if directoryIndex == directories.count
+                || (fileIndex < files.count && files[fileIndex].key < directories[directoryIndex].key)
             {
-                entries.append(ModuleEntry(name: dottedName, kind: .namespace, path: childRelative))
-                descend(into: namespace, relativePath: childRelative, dottedName: dottedName, ancestors: ancestors)
+                visitChild(
+                    name: files[fileIndex].name, fileName: files[fileIndex].fileName, directory: nil,
+                    relativePath: relativePath, dottedPrefix: dottedPrefix, ancestors: ancestors)
+                fileIndex += 1
+            } else if fileIndex < files.count, files[fileIndex].key == directories[directoryIndex].key {
+                visitChild(
+                    name: files[fileIndex].name, fileName: files[fileIndex].fileName,
+                    directory: directories[directoryIndex],
+                    relativePath: relativePath, dottedPrefix: dottedPrefix, ancestors: ancestors)
+                fileIndex += 1
+                directoryIndex += 1
+                nextIdentifierDirectory()
+            } else {
+                visitChild(
+                    name: directories[directoryIndex].name, fileName: nil, directory: directories[directoryIndex],
+                    relativePath: relativePath, dottedPrefix: dottedPrefix, ancestors: ancestors)
+                directoryIndex += 1
+                nextIdentifierDirectory()
             }
+        }
+    }
+
+    /// One importable name of a directory: a package (directory with `__init__.py`) wins over the
+    /// module `NAME.py`, which wins over a namespace package (CPython's FileFinder order).
+    private mutating func visitChild(
+        name: String, fileName: String?, directory child: ChildDirectory?,
+        relativePath: String, dottedPrefix: String, ancestors: [FileIdentity]
+    ) {
+        let dottedName = CodePointOrder.join(dottedPrefix, ".", name)
+        var candidate: DirectoryListing?
+        var childRelative = ""
+        if let child {
+            childRelative = CodePointOrder.join(relativePath, "/", name)
+            if let listing = listing(relativePath: childRelative, child: child),
+                !listing.isVirtualEnvironment, !ancestors.contains(listing.stamp.identity)
+            {
+                candidate = listing
+            }
+        }
+
+        if let package = candidate, package.hasInitFile {
+            let path = CodePointOrder.join(relativePath, "/", name, "/__init__.py")
+            entries.append(ModuleEntry(name: dottedName, kind: .package, path: path))
+            descend(into: package, relativePath: childRelative, dottedName: dottedName, ancestors: ancestors)
+        } else if let fileName {
+            let path = CodePointOrder.join(relativePath, "/", fileName)
+            entries.append(ModuleEntry(name: dottedName, kind: .module, path: path))
+        } else if let namespace = candidate,
+            holdsPythonFile(namespace, relativePath: childRelative, ancestors: ancestors)
+        {
+            entries.append(ModuleEntry(name: dottedName, kind: .namespace, path: childRelative))
+            descend(into: namespace, relativePath: childRelative, dottedName: dottedName, ancestors: ancestors)
         }
     }
 
@@ -126,11 +144,4 @@ struct IndexWalk {
         }
         return false
     }
-}
-
-/// One importable name in a directory and what could serve it: a `NAME.py`, a directory, or both.
-struct WalkChild {
-    let name: String
-    let fileName: String?
-    let directory: ChildDirectory?
 }

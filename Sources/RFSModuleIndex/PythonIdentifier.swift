@@ -22,6 +22,15 @@ enum PythonIdentifier {
         return isValidUnicode(text.unicodeScalars)
     }
 
+    /// ``isValid(_:)`` for bytes known to be ASCII.
+    static func isValidASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let first = bytes.first, isASCIIStart(first) else { return false }
+        for byte in bytes.dropFirst() where !isASCIIContinue(byte) {
+            return false
+        }
+        return true
+    }
+
     private static func isValidUnicode(_ scalars: some Sequence<Unicode.Scalar>) -> Bool {
         var iterator = scalars.makeIterator()
         guard let first = iterator.next() else { return false }

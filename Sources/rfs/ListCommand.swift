@@ -61,6 +61,10 @@ struct ListCommand: AsyncParsableCommand {
         } else {
             writeAll(Array(ModuleListRendering.table(entries, root: index.rootPath).utf8), to: STDOUT_FILENO)
         }
+        // Done: everything went out with write(2) (and exit(3) still flushes stdio). Exiting here skips
+        // freeing the listing (over ten thousand entries and the directory cache) and the async
+        // runtime's wind-down, about 1 ms of a 20 ms `rfs list --json` on 10,000 modules.
+        processExit(EXIT_SUCCESS)
     }
 }
 
@@ -80,4 +84,13 @@ private func writeAll(_ buffer: UnsafeBufferPointer<UInt8>, to descriptor: Int32
         }
         offset += written
     }
+}
+
+/// `exit(3)` (`ParsableCommand.exit(withError:)` shadows the C function inside commands).
+private func processExit(_ status: Int32) -> Never {
+    #if canImport(Glibc)
+    Glibc.exit(status)
+    #else
+    Darwin.exit(status)
+    #endif
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 /// Runs the real `rfs` binary (`rfs list`) as a child process.
@@ -27,16 +28,47 @@ struct ListCommandTests {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
     }()
 
-    func run(_ arguments: [String]) throws -> Outcome {
-        let binary = try #require(Self.binary, "rfs binary not found; run `swift build --build-tests` first")
+    /// The binary as nobody can run it (see ``Unprivileged``): `binary` itself when every folder
+    /// above it is world-searchable, else a copy (with its `*.resources` bundles) in a
+    /// world-readable temporary folder, removed when the test process exits.
+    static let binaryForNobody: String? = {
+        guard let binary else { return nil }
+        if !Unprivileged.isRoot || Unprivileged.isRunnableByOthers(binary) { return binary }
+        guard let scratch = try? TemporaryTree() else { return nil }
+        let source = URL(fileURLWithPath: binary).deletingLastPathComponent()
+        let siblings = (try? FileManager.default.contentsOfDirectory(atPath: source.path)) ?? []
+        for name in siblings where name == "rfs" || name.hasSuffix(".resources") {
+            guard (try? FileManager.default.copyItem(atPath: source.path + "/" + name, toPath: scratch.outside + "/" + name)) != nil
+            else { return nil }
+        }
+        keptAlive.withLock { $0.append(scratch) }
+        return scratch.outside + "/rfs"
+    }()
+
+    /// Keeps the copy above alive until the process exits (static values are never deinitialised,
+    /// so the copy is removed by the `atexit` handler).
+    private static let keptAlive: Mutex<[TemporaryTree]> = {
+        atexit { ListCommandTests.keptAlive.withLock { $0.removeAll() } }
+        return Mutex([])
+    }()
+
+    /// Runs the binary with `arguments`; with `asNobody`, as nobody (see ``Unprivileged``).
+    func run(_ arguments: [String], asNobody: Bool = false) throws -> Outcome {
+        var (executable, fullArguments) = (
+            try #require(Self.binary, "rfs binary not found; run `swift build --build-tests` first"), arguments
+        )
+        if asNobody {
+            let binary = try #require(Self.binaryForNobody, "no copy of the rfs binary that nobody can run")
+            (executable, fullArguments) = try Unprivileged.command(binary, arguments)
+        }
         let scratch = try TemporaryTree()
         let outPath = scratch.outside + "/stdout"
         let errPath = scratch.outside + "/stderr"
         _ = FileManager.default.createFile(atPath: outPath, contents: nil)
         _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = fullArguments
         // Files, not pipes: nothing can block on a full pipe, whatever the child prints.
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
@@ -107,16 +139,32 @@ struct ListCommandTests {
         #expect(outcome.stderr == "rfs list: \(tree.path("a.py")): not a directory\n")
     }
 
-    @Test(
-        "an unreadable folder: exit 1, one stderr line naming it, nothing on stdout",
-        .disabled(if: geteuid() == 0, "root reads any folder, so permissions cannot be tested as root"))
+    @Test("an unreadable folder: exit 1, one stderr line naming it, nothing on stdout")
     func unreadableFolder() throws {
-        let tree = try TemporaryTree(["locked/a.py": ""])
-        chmod(tree.path("locked"), 0)
-        let outcome = try run(["list", tree.path("locked")])
+        let tree = try TemporaryTree(["ok.py": "", "locked/a.py": ""])
+        #expect(chmod(tree.path("locked"), 0) == 0)
+        // As nobody (when root), the root is readable: a denial below comes from the lock.
+        let readable = try run(["list", "--json", tree.root], asNobody: true)
+        #expect(readable.status == 0)
+        #expect(readable.stdout.contains(#""name":"ok""#))
+        let outcome = try run(["list", tree.path("locked")], asNobody: true)
         #expect(outcome.status == 1)
         #expect(outcome.stdout == "")
         #expect(outcome.stderr == "rfs list: \(tree.path("locked")): permission denied\n")
+    }
+
+    @Test("an unreadable subfolder: listed without it, exit 0, one warning naming it")
+    func unreadableSubfolder() throws {
+        let tree = try TemporaryTree(["ok.py": "", "locked/__init__.py": "", "locked/m.py": ""])
+        #expect(chmod(tree.path("locked"), 0) == 0)
+        let outcome = try run(["list", "--json", tree.root], asNobody: true)
+        #expect(outcome.status == 0)
+        #expect(outcome.stdout == "[\n" + #"{"name":"ok","kind":"module","path":"ok.py"}"# + "\n]\n")
+        let warnings = outcome.stderr.split(separator: "\n")
+        #expect(warnings.count == 1)
+        #expect(warnings.first?.contains("cannot read directory") == true)
+        #expect(warnings.first?.contains(tree.path("locked")) == true)
+        #expect(warnings.first?.contains("permission denied") == true)
     }
 
     @Test("--help describes the command and its options")

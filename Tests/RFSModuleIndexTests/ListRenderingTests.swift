@@ -33,6 +33,26 @@ struct ListRenderingTests {
         #expect(decoded == entries)
     }
 
+    @Test("JSON: streamed in chunks of any size, the bytes are the same; control characters are escaped")
+    func jsonChunks() {
+        let entries = Self.sample + [
+            ModuleEntry(name: "café", kind: .module, path: "we\"ird\\\n\u{1}\t\r.py"),
+            ModuleEntry(name: String(repeating: "long_name.", count: 500) + "end", kind: .package, path: "p/__init__.py"),
+        ]
+        let whole = ModuleListRendering.jsonBytes(entries)
+        #expect(String(decoding: whole, as: UTF8.self).contains(#"{"name":"café","kind":"module","path":"we\"ird\\\n\u0001\t\r.py"}"#))
+        for chunkSize in [1, 7, 64, 1000, 64 * 1024] {
+            var streamed: [UInt8] = []
+            var largestChunk = 0
+            ModuleListRendering.writeJSON(entries, chunkSize: chunkSize) { chunk in
+                streamed.append(contentsOf: chunk)
+                largestChunk = max(largestChunk, chunk.count)
+            }
+            #expect(streamed == whole, "chunk size \(chunkSize)")
+            #expect(largestChunk > 0)
+        }
+    }
+
     @Test("table: aligned columns, then a summary line")
     func table() {
         #expect(

@@ -57,6 +57,38 @@ struct SkipRuleTests {
         #expect(try index.lookup("holder") == nil)
     }
 
+    @Test("*.py files are classified alike with and without --exclude patterns (which take the general path)")
+    func pythonFileFastPathAgreesWithGeneralPath() throws {
+        let tree = try TemporaryTree([
+            "mod.py": "", "my-mod.py": "", "1abc.py": "", ".hidden.py": "", "café.py": "", "a\u{0301}.py": "",
+            "x·y.py": "", "__init__.py": "", "___init__.py": "", "__init__x.py": "", "pyvenv.cfg.py": "",
+            "pkg/__init__.py": "", "pkg/m.py": "", "pkg/__init__.pyc": "",
+            "only_hidden/.h.py": "", "only_non_identifier/my-mod.py": "", "only_init/__init__.py": "",
+            "only_undecodable/readme.md": "", "mixed/x.py": "",
+        ])
+        // File names that are not UTF-8 are never served and make no namespace package.
+        for relative in ["only_undecodable/bad\u{FFFF}.py", "mixed/bad\u{FFFF}.py"] {
+            var bytes = Array(tree.path(relative).utf8)
+            bytes.replaceSubrange(bytes.count - 6..<bytes.count - 3, with: [0xFF])
+            bytes.append(0)
+            let descriptor = bytes.withUnsafeBufferPointer {
+                $0.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_CREAT | O_WRONLY, 0o644) }
+            }
+            try #require(descriptor >= 0)
+            close(descriptor)
+        }
+        let expected = [
+            "__init__x", "___init__", "a\u{0301}", "café", "mixed", "mixed.x", "mod", "only_init",
+            "only_non_identifier", "pkg", "pkg.m", "x·y",
+        ]
+        let plain = try ModuleIndex(root: tree.root).entries()
+        let withExcludes = try ModuleIndex(root: tree.root, excludes: ["matches-nothing"]).entries()
+        #expect(plain.map(\.name) == expected.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+        #expect(plain == withExcludes)
+        #expect(plain.first { $0.name == "only_init" }?.kind == .package)
+        #expect(plain.first { $0.name == "only_non_identifier" }?.kind == .namespace)
+    }
+
     @Test("a FIFO or socket named like a module is neither listed nor opened")
     func specialFiles() throws {
         let tree = try TemporaryTree(["ok.py": ""])
@@ -66,17 +98,25 @@ struct SkipRuleTests {
         #expect(try index.lookup("pipe") == nil)
     }
 
-    @Test(
-        "an unreadable subdirectory serves nothing and does not fail the listing",
-        .disabled(if: geteuid() == 0, "root reads any folder, so permissions cannot be tested as root"))
+    @Test("an unreadable subdirectory serves nothing and does not fail the listing")
     func unreadableSubdirectory() throws {
         let tree = try TemporaryTree(["ok.py": "", "locked/__init__.py": "", "locked/m.py": ""])
-        chmod(tree.path("locked"), 0)
+        #expect(chmod(tree.path("locked"), 0) == 0)
         let recorder = LogRecorder()
-        let index = try ModuleIndex(root: tree.root, logger: recorder.logger)
-        #expect(try index.entries().map(\.name) == ["ok"])
-        #expect(try index.lookup("locked.m") == nil)
+        // As nobody when running as root (see `Unprivileged`): the lock is real, the root is not.
+        let (rootError, lockedError, names, lookup) = try Unprivileged.withFileAccess {
+            let index = try ModuleIndex(root: tree.root, logger: recorder.logger)
+            return (
+                Unprivileged.openDirectoryError(tree.root), Unprivileged.openDirectoryError(tree.path("locked")),
+                try index.entries().map(\.name), try index.lookup("locked.m")
+            )
+        }
+        try #require(rootError == 0)
+        try #require(lockedError == EACCES)
+        #expect(names == ["ok"])
+        #expect(lookup == nil)
         #expect(recorder.messages(at: .warning).count == 1)
+        #expect(recorder.messages(at: .warning).first?.contains("path=\(tree.path("locked"))") == true)
     }
 
     @Test("stubs, bytecode and extension modules are not served", arguments: [

@@ -4,7 +4,8 @@ import Foundation
 ///
 /// Tests describe the files they need as `relative path: contents`; symlinks (which the
 /// repository never commits) are made here too. `root` is the real path, so tests can compare
-/// it with ``ModuleIndex/rootPath`` directly.
+/// it with ``ModuleIndex/rootPath`` directly. The tree is world-readable, so that permission tests
+/// can read it as another user.
 final class TemporaryTree: Sendable {
     /// Real path of the scratch directory (the tree lives in `base/root`; `base` also holds
     /// `outside/` for files that must never be served).
@@ -18,6 +19,9 @@ final class TemporaryTree: Sendable {
         var buffer = Array(template.utf8CString)
         guard mkdtemp(&buffer) != nil else { throw CocoaError(.fileWriteUnknown) }
         let created = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        // mkdtemp makes it 0700; permission tests reach it as nobody (see `Unprivileged`), who
+        // must be able to traverse it so that only a test's own `chmod` denies access.
+        guard chmod(created, 0o755) == 0 else { throw CocoaError(.fileWriteNoPermission) }
         base = URL(fileURLWithPath: created).resolvingSymlinksInPath().path
         root = base + "/root"
         outside = base + "/outside"
