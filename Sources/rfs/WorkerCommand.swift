@@ -80,6 +80,11 @@ struct WorkerCommand: AsyncParsableCommand {
             let url = "ws://127.0.0.1:\(port)/v1/session"
             Console.write(ChildHandshake.line(url: url, token: configuration.token!) + "\n", to: .standardOutput)
             StdinWatcher.onClose { Task { await group.triggerGracefulShutdown() } }
+        } else {
+            // One line on stdout says where clients connect (with the real port when 0 was asked).
+            let scheme = configuration.tls == nil ? "ws" : "wss"
+            let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
+            Console.write("rfs worker listening on \(scheme)://\(host):\(port)/v1/session\n", to: .standardOutput)
         }
         try await group.run()
     }

@@ -1,0 +1,117 @@
+import Foundation
+import Synchronization
+
+/// A child process with its stdout readable line by line while it runs, and its stderr
+/// collected. Blocking reads happen on threads of their own, never on Swift's pool.
+final class ChildProcess: Sendable {
+    struct Result: Sendable {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    private let process: Process
+    private let stdinPipe: Pipe
+    private let stdoutLines: AsyncStream<String>
+    private let collected = Mutex((stdout: "", stderr: ""))
+    private let finished: Task<Int32, Never>
+
+    init(_ arguments: [String], environment: [String: String] = [:], executable: String = Paths.rfs) throws {
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        stdinPipe = Pipe()
+        let stdoutPipe = Pipe()
+        let stderrPipe = Pipe()
+        process.standardInput = stdinPipe
+        process.standardOutput = stdoutPipe
+        process.standardError = stderrPipe
+        let (lines, continuation) = AsyncStream.makeStream(of: String.self)
+        stdoutLines = lines
+        try process.run()
+
+        let collected = self.collected
+        let stdoutDone = Self.pump(stdoutPipe.fileHandleForReading) { chunk in
+            collected.withLock { $0.stdout += chunk }
+        } line: { continuation.yield($0) } end: { continuation.finish() }
+        let stderrDone = Self.pump(stderrPipe.fileHandleForReading) { chunk in
+            collected.withLock { $0.stderr += chunk }
+        } line: { _ in } end: {}
+        let process = self.process
+        finished = Task {
+            await stdoutDone.value
+            await stderrDone.value
+            return await withCheckedContinuation { continuation in
+                Thread.detachNewThread {
+                    process.waitUntilExit()
+                    continuation.resume(returning: process.terminationStatus)
+                }
+            }
+        }
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    /// The next line the child writes to stdout; `nil` once stdout is closed.
+    func nextLine() async -> String? {
+        var iterator = stdoutLines.makeAsyncIterator()
+        return await iterator.next()
+    }
+
+    /// Reads stdout lines until one contains `marker`; returns it (or `nil` at end of output).
+    func waitForLine(containing marker: String) async -> String? {
+        for await line in stdoutLines where line.contains(marker) {
+            return line
+        }
+        return nil
+    }
+
+    func closeStdin() {
+        try? stdinPipe.fileHandleForWriting.close()
+    }
+
+    func signal(_ signal: Int32) {
+        kill(process.processIdentifier, signal)
+    }
+
+    /// Waits for exit and returns the status and everything written.
+    func result() async -> Result {
+        let status = await finished.value
+        let output = collected.withLock { $0 }
+        return Result(status: status, stdout: output.stdout, stderr: output.stderr)
+    }
+
+    private static func pump(
+        _ handle: FileHandle, chunk: @escaping @Sendable (String) -> Void,
+        line: @escaping @Sendable (String) -> Void, end: @escaping @Sendable () -> Void
+    ) -> Task<Void, Never> {
+        Task {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                Thread.detachNewThread {
+                    var pending = Data()
+                    while true {
+                        let data = handle.availableData
+                        if data.isEmpty { break }
+                        chunk(String(decoding: data, as: UTF8.self))
+                        pending.append(data)
+                        while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                            line(String(decoding: pending[pending.startIndex..<newline], as: UTF8.self))
+                            pending = Data(pending[pending.index(after: newline)...])
+                        }
+                    }
+                    if !pending.isEmpty { line(String(decoding: pending, as: UTF8.self)) }
+                    end()
+                    continuation.resume()
+                }
+            }
+        }
+    }
+}
+
+/// Runs `rfs` with `arguments` to completion.
+func rfs(_ arguments: [String], environment: [String: String] = [:]) async throws -> ChildProcess.Result {
+    let child = try ChildProcess(arguments, environment: environment)
+    child.closeStdin()
+    return await child.result()
+}
