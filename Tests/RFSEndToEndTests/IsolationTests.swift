@@ -21,10 +21,10 @@ struct IsolationTests {
         // A fetch timeout far longer than the test's time limit: only an immediate failure passes.
         let worker = try await TestWorker.start(extraArguments: ["--fetch-timeout", "600"])
         let quitter = try await RawClient(worker: worker)
+        _ = try await quitter.call("set_connection_id", params: ["id": "quitter"])
         try await quitter.send(
             #"{"jsonrpc":"2.0","id":1,"method":"run","params":{"code":"import slow_mod","#
                 + #""context":{"connection_id":"quitter","top_level_names":["slow_mod"]}}}"#)
-        try await quitter.send(#"{"jsonrpc":"2.0","id":2,"method":"set_connection_id","params":{"id":"quitter"}}"#)
         // Wait for the worker's fetch_module: the import is now in progress, blocked on us.
         var sawFetch = false
         while let message = try await quitter.receive() {
