@@ -116,7 +116,7 @@ enum ScriptSource {
                 path: path, reason: !exists ? "no such file" : isDirectory.boolValue ? "is a directory" : "permission denied")
         }
         do {
-            return try PythonSourceText.decode(Array(data), path: path)
+            return try SourceDecoder.decode(Array(data), path: path)
         } catch {
             throw ClientError.scriptUnreadable(path: path, reason: "\(error)")
         }
