@@ -28,7 +28,7 @@ let package = Package(
         ),
         // Plain C wrappers for what Swift cannot import from Python.h (macros, globals, variadics).
         .target(name: "CRFSPythonShim", dependencies: ["CPython"]),
-        .target(name: "RFSProtocol"),
+        .target(name: "RFSProtocol", dependencies: [.product(name: "Logging", package: "swift-log")]),
         .target(name: "RFSModuleIndex", dependencies: [.product(name: "Logging", package: "swift-log")]),
         .target(
             name: "RFSPython",

@@ -1,0 +1,144 @@
+import Logging
+
+/// One end of a JSON-RPC 2.0 session: it both serves calls (handlers registered by method
+/// name) and makes calls (``request(_:params:timeout:)``), over any transport that can carry
+/// text messages in both directions.
+///
+/// The transport hands every inbound text to ``receive(_:)`` (or ``run(inbound:)``) and gives
+/// the peer a `send` closure for outbound text. The peer owns everything in between:
+/// validation, id correlation, timeouts, cancellation and error replies.
+///
+/// Concurrency model:
+/// - Inbound requests run concurrently, each handler in its own task; the actor only
+///   bookkeeps, so a slow handler never delays another request or an incoming reply.
+/// - Parsing and serializing happen off the actor (in ``receive(_:)`` and in handler tasks),
+///   so a megabyte-sized message does not hold the actor.
+/// - Notification handlers run one at a time in arrival order, so streamed notifications
+///   (such as `output`) are handled in the order they were sent; keep them short.
+/// - `$/cancelRequest` is handled by the peer itself, immediately.
+public actor JSONRPCPeer {
+    /// Name of the peer in logs ("worker", "client", a session id).
+    public nonisolated let label: String
+    public nonisolated let configuration: Configuration
+    nonisolated let logger: Logger
+    nonisolated let send: @Sendable (String) async throws -> Void
+
+    /// Outgoing requests awaiting their reply, by id.
+    var pendingRequests: [JSONRPCID: PendingRequest] = [:]
+    /// The next outgoing request id; ids are never reused within a session.
+    var nextRequestNumber: Int64 = 1
+    /// Tasks running handlers of incoming requests, by request id (for `$/cancelRequest`).
+    var runningHandlers: [JSONRPCID: Task<JSONRPCResponse?, Never>] = [:]
+    var requestHandlers: [String: @Sendable (JSONRPCRequest) async throws -> JSONValue] = [:]
+    var notificationHandlers: [String: @Sendable (JSONValue?) async -> Void] = [:]
+    /// Set once by ``close(reason:)``.
+    var closeReason: String?
+    var closeWaiters: [CheckedContinuation<String, Never>] = []
+    /// Feeds notification deliveries, in arrival order, to the task that runs them.
+    let notificationQueue: AsyncStream<NotificationDelivery>.Continuation
+    let notificationWorker: Task<Void, Never>
+
+    /// The name of the notification that cancels an incoming request (LSP's convention):
+    /// `{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":<id>}}`.
+    public static let cancelRequestMethod = "$/cancelRequest"
+
+    /// - Parameters:
+    ///   - label: name of this peer in logs.
+    ///   - send: writes one text message to the transport. It may be called concurrently; it
+    ///     should throw when the transport is closed.
+    public init(
+        label: String,
+        configuration: Configuration = .init(),
+        logger: Logger = Logger(label: "rfs.jsonrpc"),
+        send: @escaping @Sendable (String) async throws -> Void
+    ) {
+        self.label = label
+        self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: "rpc.peer"] = .string(label)
+        self.logger = logger
+        self.send = send
+        let (deliveries, queue) = AsyncStream.makeStream(of: NotificationDelivery.self)
+        self.notificationQueue = queue
+        self.notificationWorker = Task {
+            for await delivery in deliveries {
+                await delivery.handler(delivery.params)
+            }
+        }
+    }
+
+    deinit {
+        // A peer dropped without `close` must not leave its notification task waiting forever.
+        notificationQueue.finish()
+        notificationWorker.cancel()
+    }
+
+    // MARK: Handlers
+
+    /// Serves `method`: the handler's return value is the result (`.null` for `null`). A thrown
+    /// ``JSONRPCError`` is sent as it is; any other error becomes `-32603` naming the method and
+    /// the error. `$/cancelRequest` cancels the handler's task: if it then ends by throwing
+    /// (anything), the reply is `-32800 Request cancelled`; if it still returns a result, that
+    /// result is sent. Registering a method again replaces its handler.
+    public func register(
+        _ method: String,
+        handler: @escaping @Sendable (JSONRPCRequest) async throws -> JSONValue
+    ) {
+        requestHandlers[method] = handler
+    }
+
+    /// Handles notifications named `method` (never answered). `$/cancelRequest` is handled by
+    /// the peer and cannot be registered.
+    public func registerNotification(_ method: String, handler: @escaping @Sendable (JSONValue?) async -> Void) {
+        notificationHandlers[method] = handler
+    }
+
+    // MARK: Lifecycle
+
+    /// Whether ``close(reason:)`` has been called (or the inbound sequence given to
+    /// ``run(inbound:)`` has ended).
+    public var isClosed: Bool { closeReason != nil }
+
+    /// Ends the session: every pending outgoing request fails at once with
+    /// ``JSONRPCPeerError/closed(reason:)``, running handlers are cancelled (their replies are
+    /// not sent), later calls throw `.closed` immediately and inbound messages are ignored.
+    /// Closing again does nothing. The transport is not touched: closing it is its owner's job
+    /// (see ``waitUntilClosed()``).
+    public func close(reason: String) async {
+        guard closeReason == nil else { return }
+        closeReason = reason
+        logger.debug("closing JSON-RPC peer", metadata: [
+            "reason": .string(reason),
+            "pending": .stringConvertible(pendingRequests.count),
+            "running": .stringConvertible(runningHandlers.count),
+        ])
+        let failure = JSONRPCPeerError.closed(reason: reason)
+        for id in Array(pendingRequests.keys) {
+            complete(id, with: .failure(failure))
+        }
+        for task in runningHandlers.values { task.cancel() }
+        runningHandlers.removeAll()
+        notificationQueue.finish()
+        notificationWorker.cancel()
+        for waiter in closeWaiters { waiter.resume(returning: reason) }
+        closeWaiters.removeAll()
+    }
+
+    /// Suspends until the peer is closed and returns the reason; returns at once when it
+    /// already is. Lets a transport close its connection when the peer closes. Not
+    /// cancellable: it returns only when the peer closes.
+    public func waitUntilClosed() async -> String {
+        if let closeReason { return closeReason }
+        return await withCheckedContinuation { closeWaiters.append($0) }
+    }
+
+    func ensureOpen() throws {
+        if let closeReason { throw JSONRPCPeerError.closed(reason: closeReason) }
+    }
+}
+
+/// One notification waiting for its handler.
+struct NotificationDelivery: Sendable {
+    let handler: @Sendable (JSONValue?) async -> Void
+    let params: JSONValue?
+}

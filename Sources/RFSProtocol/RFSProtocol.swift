@@ -1,1 +1,0 @@
-// RFSProtocol: placeholder until its issue lands.

@@ -1,2 +1,0 @@
-def test_package_imports():
-    import remote_file_source  # noqa: F401
