@@ -1,25 +1,17 @@
+import RFSPython
 import RFSProtocol
 
-/// The worker's one execution context, as in the reference plugin: which client connection
-/// serves imports right now, and for which top-level module names.
-///
-/// Owned by ``RunCoordinator``; a value so it can be handed around freely.
-public struct ExecutionContext: Sendable, Equatable {
-    public var connectionID: String?
-    public var topLevelNames: [String]
-
-    public init(connectionID: String?, topLevelNames: [String]) {
-        self.connectionID = connectionID
-        self.topLevelNames = topLevelNames
-    }
-
-    public static let empty = ExecutionContext(connectionID: nil, topLevelNames: [])
+/// The worker's one execution context (``RFSPython/ExecutionContext``), as the wire carries it.
+/// ``RunCoordinator`` owns the current one.
+extension ExecutionContext {
+    static let empty = ExecutionContext(connectionID: nil, topLevelNames: [])
 
     /// Reads the `context` member of `run` params: `{"connection_id": str|null, "top_level_names": [str]}`.
     init(runParameter value: JSONValue) throws(JSONRPCError) {
         guard case .object(let object) = value else {
             throw .invalidParams("run: 'context' must be an object")
         }
+        let connectionID: String?
         switch object["connection_id"] {
         case nil, .null?:
             connectionID = nil
@@ -28,9 +20,10 @@ public struct ExecutionContext: Sendable, Equatable {
         default:
             throw .invalidParams("run: 'context.connection_id' must be a string or null")
         }
+        var topLevelNames: [String] = []
         switch object["top_level_names"] {
         case nil, .null?:
-            topLevelNames = []
+            break
         case .array(let items)?:
             var names: [String] = []
             names.reserveCapacity(items.count)
@@ -44,5 +37,6 @@ public struct ExecutionContext: Sendable, Equatable {
         default:
             throw .invalidParams("run: 'context.top_level_names' must be an array of strings")
         }
+        self.init(connectionID: connectionID, topLevelNames: topLevelNames)
     }
 }

@@ -28,22 +28,14 @@ actor RunCoordinator {
         defer { gate.release() }
         try Task.checkCancellation()
         if stopping { throw WorkerError.shuttingDown }
-        if let newContext {
-            try await interpreter.setExecutionContext(
-                connectionID: newContext.connectionID, topLevelNames: newContext.topLevelNames)
-            context = newContext
-            if let id = newContext.connectionID {
-                try await interpreter.registerConnection(id: id)
-            }
+        if let id = newContext?.connectionID {
+            try await interpreter.registerConnection(id: id)
         }
-        try Task.checkCancellation()
-        let interpreter = self.interpreter
+        if let newContext { context = newContext }
         logger.debug("run starting", metadata: ["filename": "\(filename)", "queued": "\(gate.queued)"])
-        return try await withTaskCancellationHandler {
-            try await interpreter.run(code: code, filename: filename, argv: argv, output: output)
-        } onCancel: {
-            interpreter.interrupt()
-        }
+        // The interpreter sets the context in the same job as the run, and turns cancellation of
+        // this task into KeyboardInterrupt (or into leaving its queue when not started yet).
+        return try await interpreter.run(code: code, filename: filename, argv: argv, context: newContext, output: output)
     }
 
     /// Forgets a closed session's finder. Queued on Python's thread behind any running work.

@@ -49,7 +49,7 @@ public actor Worker: Service {
         } catch {
             throw WorkerError.pythonStartFailed("\(error)")
         }
-        let pythonVersion = (try? await Self.pythonVersion(of: interpreter)) ?? "unknown"
+        let pythonVersion = interpreter.pythonVersion.split(separator: " ").first.map(String.init) ?? "unknown"
         let registry = SessionRegistry()
         let bridge = FetchBridge(registry: registry, defaultTimeout: configuration.fetchTimeout, logger: logger)
         interpreter.requestHandler = { connectionID, method, paramsJSON, timeout in
@@ -111,13 +111,5 @@ public actor Worker: Service {
         await listening.server.shutdown()
         await listening.interpreter.shutdown()
         state = .stopped
-    }
-
-    private static func pythonVersion(of interpreter: PythonInterpreter) async throws -> String {
-        let captured = Mutex("")
-        _ = try await interpreter.run(
-            code: "import sys\nsys.stdout.write(sys.version.split()[0])\n", filename: "<rfs-version>",
-            argv: ["<rfs-version>"], output: { _, text in captured.withLock { $0 += text } })
-        return captured.withLock { $0 }
     }
 }
