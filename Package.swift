@@ -5,7 +5,7 @@ import PackageDescription
 /// over JSON-RPC 2.0 on WebSocket. One module per folder; see DESIGN.md §2 for the roles.
 let package = Package(
     name: "RemoteFileSource",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "rfs", targets: ["rfs"]),
         .library(name: "RFSProtocol", targets: ["RFSProtocol"]),
@@ -39,6 +39,7 @@ let package = Package(
             name: "RFSTransport",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
@@ -72,7 +73,19 @@ let package = Package(
         .testTarget(name: "RFSProtocolTests", dependencies: ["RFSProtocol"]),
         .testTarget(name: "RFSModuleIndexTests", dependencies: ["RFSModuleIndex"]),
         .testTarget(name: "RFSPythonTests", dependencies: ["RFSPython", "RFSModuleIndex"]),
-        .testTarget(name: "RFSTransportTests", dependencies: ["RFSTransport"]),
+        .testTarget(
+            name: "RFSTransportTests",
+            dependencies: [
+                "RFSTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "RFSEndToEndTests", dependencies: ["RFSProtocol", "RFSTransport"]),
     ],
     swiftLanguageModes: [.v6]

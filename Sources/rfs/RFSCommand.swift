@@ -14,6 +14,6 @@ struct RFSCommand: AsyncParsableCommand {
             rfs list ./src                                     show what ./src would serve
             """,
         version: RFSVersion.current,
-        subcommands: [RunCommand.self, WorkerCommand.self, ServeCommand.self, InfoCommand.self]
+        subcommands: [RunCommand.self, WorkerCommand.self, ServeCommand.self, InfoCommand.self, ListCommand.self]
     )
 }

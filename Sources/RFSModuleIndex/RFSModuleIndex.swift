@@ -1,1 +1,0 @@
-// RFSModuleIndex: placeholder until its issue lands.

@@ -1,1 +1,0 @@
-// RFSTransport: placeholder until its issue lands.

@@ -1,0 +1,33 @@
+/// Where and how `WebSocketClient` connects.
+public struct WebSocketClientConfiguration: Sendable {
+    /// `ws://host:port/path` or `wss://host:port/path`.
+    public var url: String
+    /// Sent as `Authorization: Bearer <token>` on the upgrade request when set.
+    public var token: String?
+    /// Extra trusted CA certificate(s) (PEM) for `wss://` servers with self-signed or private
+    /// certificates; the system trust roots stay trusted. Hostname verification always applies.
+    public var caFile: String?
+    /// Largest inbound message (after reassembling fragments); larger ones close the connection
+    /// with 1009. Also the largest message `send` accepts. At most `UInt32.max`.
+    public var maxMessageSize: Int
+    /// Limit for TCP connect plus the TLS and HTTP upgrade handshakes.
+    public var connectTimeout: Duration
+    /// How long to wait for the server's close frame after sending ours.
+    public var closeTimeout: Duration
+
+    public init(
+        url: String,
+        token: String? = nil,
+        caFile: String? = nil,
+        maxMessageSize: Int = 64 << 20,
+        connectTimeout: Duration = .seconds(10),
+        closeTimeout: Duration = .seconds(5)
+    ) {
+        self.url = url
+        self.token = token
+        self.caFile = caFile
+        self.maxMessageSize = maxMessageSize
+        self.connectTimeout = connectTimeout
+        self.closeTimeout = closeTimeout
+    }
+}
