@@ -72,7 +72,10 @@ let package = Package(
         ),
         .testTarget(name: "RFSProtocolTests", dependencies: ["RFSProtocol"]),
         .testTarget(name: "RFSModuleIndexTests", dependencies: ["RFSModuleIndex"]),
-        .testTarget(name: "RFSPythonTests", dependencies: ["RFSPython", "RFSModuleIndex"]),
+        .testTarget(
+            name: "RFSPythonTests",
+            dependencies: ["RFSPython", "RFSModuleIndex", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(
             name: "RFSTransportTests",
             dependencies: [
@@ -86,7 +89,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "RFSEndToEndTests", dependencies: ["RFSProtocol", "RFSTransport"]),
+        .testTarget(
+            name: "RFSEndToEndTests",
+            dependencies: ["RFSProtocol", "RFSTransport", .product(name: "Logging", package: "swift-log")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,5 +1,128 @@
 #ifndef RFS_PYTHON_SHIM_H
 #define RFS_PYTHON_SHIM_H
-// Placeholder; the embedded-CPython work fills this in.
-int rfs_shim_placeholder(void);
+
+// Plain C wrappers for the parts of the CPython C API that Swift cannot import: macros
+// (Py_None, Py*_Check, Py_BEGIN_ALLOW_THREADS, PyModuleDef_HEAD_INIT), the PyExc_* globals
+// (rejected by Swift 6 as unsafe shared mutable state), variadic argument parsing and the
+// PyConfig dance. Swift code imports only this module (not CPython directly): Python.h comes in
+// here, after the glibc headers, so Swift does not see fd_set twice (DESIGN.md §5).
+//
+// Reference ownership is spelled out on every declaration: "new" means the caller owns the
+// returned reference and must release it, "borrowed" means it must not.
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <unistd.h>
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stddef.h>
+
+// MARK: - Singletons and reference counting
+
+/// Borrowed reference to None / True / False (immortal in practice; never release).
+PyObject *rfs_py_none(void);
+PyObject *rfs_py_true(void);
+PyObject *rfs_py_false(void);
+/// New reference to None, for returning from a C function.
+PyObject *rfs_py_new_none(void);
+void rfs_py_incref(PyObject *object);
+void rfs_py_decref(PyObject *object);
+void rfs_py_xdecref(PyObject *object);
+
+// MARK: - Type checks (macros in Python.h)
+
+int rfs_py_is_none(PyObject *object);
+int rfs_py_unicode_check(PyObject *object);
+int rfs_py_long_check(PyObject *object);
+int rfs_py_tuple_check(PyObject *object);
+int rfs_py_list_check(PyObject *object);
+
+// MARK: - Exceptions
+
+/// Borrowed references to built-in exception types.
+PyObject *rfs_exc_keyboard_interrupt(void);
+PyObject *rfs_exc_timeout_error(void);
+PyObject *rfs_exc_connection_error(void);
+PyObject *rfs_exc_runtime_error(void);
+PyObject *rfs_exc_type_error(void);
+PyObject *rfs_exc_value_error(void);
+
+/// Raises `exception_type` (borrowed) without arguments. Always returns NULL.
+PyObject *rfs_err_set_none(PyObject *exception_type);
+
+/// Takes the current exception (if any) off the thread state, normalises it and attaches its
+/// traceback (`__traceback__`), so one object carries everything. New reference or NULL when no
+/// exception was set. Needs the GIL.
+PyObject *rfs_err_take_exception(void);
+
+/// Raises `exception_type` (borrowed) with a UTF-8 message. Always returns NULL, so a C
+/// function can `return rfs_err_set_string(...)`.
+PyObject *rfs_err_set_string(PyObject *exception_type, const char *message);
+
+/// Schedules a KeyboardInterrupt check on Python's main thread with Py_AddPendingCall. Callable
+/// from any thread without the GIL; never blocks on Python. Returns 0 on success, -1 when
+/// CPython's pending-call queue is full.
+int rfs_schedule_interrupt_check(void);
+
+/// Raises an exception in another Python thread (PyThreadState_SetAsyncExc); needs the GIL.
+/// Returns the number of thread states modified.
+int rfs_set_async_exception(unsigned long thread_id, PyObject *exception_type);
+
+// MARK: - Interpreter life cycle
+
+/// How `rfs_python_initialize` sets up PyConfig. Strings may be NULL for "CPython default".
+typedef struct {
+    /// 1: isolated config (ignores PYTHON* environment variables, no user site); 0: inherit env.
+    int isolated;
+    int write_bytecode;
+    int site_import;
+    const char *home;
+    const char *program_name;
+} rfs_python_options;
+
+/// Registers `_rfs_bridge` with PyImport_AppendInittab and initialises CPython on the calling
+/// thread (which becomes Python's main thread, holding the GIL on success). Signal handlers are
+/// not installed and argv is not parsed. On failure returns -1 and writes a message to `error`.
+int rfs_python_initialize(const rfs_python_options *options, char *error, size_t error_size);
+
+// MARK: - The _rfs_bridge builtin module
+
+/// Implements `_rfs_bridge.request`. Called with the GIL held and the arguments already
+/// converted to UTF-8 (valid only during the call). `has_timeout` is 0 for `timeout=None`.
+/// Returns a new reference (the response string) or NULL with a Python exception set.
+typedef PyObject *(*rfs_bridge_request_fn)(
+    const char *connection_id, Py_ssize_t connection_id_length,
+    const char *method, Py_ssize_t method_length,
+    const char *params_json, Py_ssize_t params_json_length,
+    int has_timeout, double timeout);
+
+/// Implements `_rfs_bridge.write`. Called with the GIL held. Returns 0, or -1 with an exception.
+typedef int (*rfs_bridge_write_fn)(
+    const char *stream, Py_ssize_t stream_length,
+    const char *text, Py_ssize_t text_length);
+
+/// Runs on Python's main thread with the GIL from a pending call. Returns 1 when a
+/// KeyboardInterrupt should be raised in the running code, 0 otherwise.
+typedef int (*rfs_interrupt_check_fn)(void);
+
+typedef struct {
+    rfs_bridge_request_fn request;
+    rfs_bridge_write_fn write;
+    rfs_interrupt_check_fn interrupt_check;
+} rfs_bridge_callbacks;
+
+/// Installs the Swift implementations; must be called before `rfs_python_initialize`.
+void rfs_bridge_set_callbacks(rfs_bridge_callbacks callbacks);
+
+// MARK: - Small conveniences
+
+/// New reference: `str` from UTF-8 bytes (errors: "surrogateescape" never; invalid UTF-8
+/// raises). NULL with an exception set on failure.
+PyObject *rfs_unicode_from_utf8(const char *bytes, Py_ssize_t length);
+
+/// Calls `callable` (borrowed) with `args` (borrowed tuple). New reference or NULL.
+PyObject *rfs_call(PyObject *callable, PyObject *args);
+
 #endif

@@ -1,0 +1,66 @@
+import Foundation
+
+extension PythonInterpreter {
+    /// How the embedded interpreter is set up. The defaults isolate it from the environment of
+    /// whoever started the worker: `PYTHONPATH`, `PYTHONHOME` and friends are ignored, there is
+    /// no user site directory, no bytecode is written next to anyone's sources, and CPython
+    /// installs no signal handlers (the Swift process owns SIGINT/SIGTERM).
+    public struct Configuration: Sendable {
+        /// Added to the front of `sys.path` (after the worker's own package directory), in order,
+        /// like `PYTHONPATH` entries.
+        public var extraSysPath: [String]
+        /// Whether imports of local modules may write `__pycache__` files.
+        public var writeBytecode: Bool
+        /// Honour `PYTHONPATH`, `PYTHONHOME` and the other `PYTHON*` variables (non-isolated
+        /// config). Argument parsing and signal handlers stay off either way.
+        public var inheritEnvironment: Bool
+        /// Run `site` at start-up (adds the system's dist-packages; never the user site).
+        public var importSite: Bool
+        /// `PyConfig.home`; nil lets CPython find its standard library from its build prefix
+        /// (`/usr/lib/python3.11` on Debian).
+        public var pythonHome: String?
+        /// `PyConfig.program_name`; nil keeps CPython's default.
+        public var programName: String?
+        /// The directory that contains the `remote_file_source` package; nil uses the copy
+        /// bundled as a resource of this module.
+        public var packageDirectory: String?
+        /// Seconds a `fetch_module` round trip of a registered connection may take before the
+        /// import fails with ImportError (nil: no limit, the request handler decides).
+        public var fetchTimeout: Double?
+        /// Stack size of Python's owner thread; deep recursion in scripts needs room.
+        public var ownerThreadStackSize: Int
+
+        public init(
+            extraSysPath: [String] = [],
+            writeBytecode: Bool = false,
+            inheritEnvironment: Bool = false,
+            importSite: Bool = true,
+            pythonHome: String? = nil,
+            programName: String? = nil,
+            packageDirectory: String? = nil,
+            fetchTimeout: Double? = 30,
+            ownerThreadStackSize: Int = 16 << 20
+        ) {
+            self.extraSysPath = extraSysPath
+            self.writeBytecode = writeBytecode
+            self.inheritEnvironment = inheritEnvironment
+            self.importSite = importSite
+            self.pythonHome = pythonHome
+            self.programName = programName
+            self.packageDirectory = packageDirectory
+            self.fetchTimeout = fetchTimeout
+            self.ownerThreadStackSize = ownerThreadStackSize
+        }
+    }
+
+    /// The directory holding the bundled `remote_file_source` package (the resource copied by
+    /// `.copy("remote_file_source")`), i.e. the entry `sys.path` needs to import it.
+    public static func bundledPackageDirectory() throws -> String {
+        guard let url = Bundle.module.url(forResource: "remote_file_source", withExtension: nil) else {
+            throw PythonError.initializationFailed(
+                "the remote_file_source package is missing from \(Bundle.module.bundlePath)"
+            )
+        }
+        return url.deletingLastPathComponent().path
+    }
+}

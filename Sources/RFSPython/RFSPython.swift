@@ -1,1 +1,0 @@
-// RFSPython: placeholder until its issue lands.
