@@ -45,8 +45,9 @@ struct JSONRPCPeerLifecycleTests {
             try await left.request("hang")
         }
         await cancelled.wait()
-        // Requests answered in time are unaffected by their timer.
-        #expect(try await left.request("echo", params: ["ok": true]) == ["ok": true])
+        // The session carries on; an explicit timeout overrides the (tiny) default, so this
+        // does not depend on how loaded the machine is.
+        #expect(try await left.request("echo", params: ["ok": true], timeout: .seconds(60)) == ["ok": true])
         await left.close(reason: "test over")
     }
 
