@@ -14,7 +14,12 @@ final class OutputForwarder: Sendable {
         var finished = false
     }
 
-    private let buffer = Mutex(Buffer())
+    /// Shared by the writer (Python's thread) and the sender task.
+    private final class SharedBuffer: Sendable {
+        let state = Mutex(Buffer())
+    }
+
+    private let buffer = SharedBuffer()
     private let signal: AsyncStream<Void>.Continuation
     private let sender: Task<Void, Never>
 
@@ -25,7 +30,7 @@ final class OutputForwarder: Sendable {
         sender = Task {
             var peerGone = false
             for await _ in stream {
-                let chunks = buffer.withLock { state -> [(OutputStreamKind, String)] in
+                let chunks = buffer.state.withLock { state -> [(OutputStreamKind, String)] in
                     defer { state.chunks.removeAll(keepingCapacity: true) }
                     return state.chunks
                 }
@@ -46,7 +51,7 @@ final class OutputForwarder: Sendable {
 
     /// Called from Python's thread for every write to sys.stdout / sys.stderr.
     func write(_ kind: OutputStreamKind, _ text: String) {
-        let accepted = buffer.withLock { state -> Bool in
+        let accepted = buffer.state.withLock { state -> Bool in
             guard !state.finished else { return false }
             state.chunks.append((kind, text))
             return true
@@ -56,7 +61,7 @@ final class OutputForwarder: Sendable {
 
     /// Sends what is buffered and waits until it is on its way, so output precedes the reply.
     func finish() async {
-        buffer.withLock { $0.finished = true }
+        buffer.state.withLock { $0.finished = true }
         signal.yield()
         signal.finish()
         await sender.value

@@ -28,7 +28,7 @@ public actor Worker: Service {
     private let configuration: WorkerConfiguration
     private let logger: Logger
     private var state: State = .created
-    private let sessionNumbers = Atomic<UInt64>(0)
+    private let sessionNumbers = SessionNumbers()
 
     public init(configuration: WorkerConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -70,7 +70,7 @@ public actor Worker: Service {
                     tls: configuration.tls, maxMessageSize: configuration.maxMessageSize),
                 logger: logger,
                 onSession: { [sessionNumbers, logger] transport in
-                    let number = sessionNumbers.wrappingAdd(1, ordering: .relaxed).newValue
+                    let number = sessionNumbers.next()
                     let session = WorkerSession(number: number, transport: transport, environment: environment, logger: logger)
                     await session.serve()
                 }
@@ -111,5 +111,14 @@ public actor Worker: Service {
         await listening.server.shutdown()
         await listening.interpreter.shutdown()
         state = .stopped
+    }
+}
+
+/// Numbers sessions for logs, from any task.
+private final class SessionNumbers: Sendable {
+    private let counter = Atomic<UInt64>(0)
+
+    func next() -> UInt64 {
+        counter.wrappingAdd(1, ordering: .relaxed).newValue
     }
 }

@@ -1,10 +1,9 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import Logging
 import RFSClient
 import RFSModuleIndex
-import Synchronization
+import UnixSignals
 
 /// `rfs run`: run a local script on a worker, with imports served from local folders.
 struct RunCommand: AsyncParsableCommand {
@@ -97,7 +96,7 @@ struct RunCommand: AsyncParsableCommand {
             try await session.run(
                 code: code, filename: scriptPath, argv: argv, connectionID: connectionID, topLevelNames: names)
         }
-        let interrupts = Interrupts.onSIGINT { runTask.cancel() }
+        let interrupts = await Interrupts.onSIGINT { runTask.cancel() }
         defer { interrupts.cancel() }
         let result = try await runTask.value
         await session.close()
@@ -134,39 +133,23 @@ enum Executable {
 }
 
 /// Ctrl-C: the first one cancels the run (sent to the worker as `$/cancelRequest`), a second
-/// one exits at once with 130.
-final class Interrupts: Sendable {
-    private let source: any DispatchSourceSignal
+/// one exits at once with 130. The signal is trapped before this returns, so none is missed.
+struct Interrupts: Sendable {
+    private let watcher: Task<Void, Never>
 
-    private init(source: any DispatchSourceSignal) {
-        self.source = source
-    }
-
-    static func onSIGINT(_ action: @escaping @Sendable () -> Void) -> Interrupts {
-        signal(SIGINT, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        let count = Counter()
-        source.setEventHandler {
-            if count.increment() == 1 {
-                action()
-            } else {
-                _exit(130)
+    static func onSIGINT(_ action: @escaping @Sendable () -> Void) async -> Interrupts {
+        let signals = await UnixSignalsSequence(trapping: .sigint)
+        let watcher = Task {
+            var seen = 0
+            for await _ in signals {
+                seen += 1
+                if seen == 1 { action() } else { _exit(130) }
             }
         }
-        source.resume()
-        return Interrupts(source: source)
+        return Interrupts(watcher: watcher)
     }
 
     func cancel() {
-        source.cancel()
-    }
-}
-
-/// Counts SIGINTs seen by the signal source's handler.
-private final class Counter: Sendable {
-    private let value = Atomic<Int>(0)
-
-    func increment() -> Int {
-        value.wrappingAdd(1, ordering: .relaxed).newValue
+        watcher.cancel()
     }
 }

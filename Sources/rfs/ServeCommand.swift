@@ -54,7 +54,7 @@ struct ServeCommand: AsyncParsableCommand {
                 "directory": "\(sources.indexes.first?.rootPath ?? directory)", "connection_id": "\(connectionID)",
                 "top_level_names": "\(names.joined(separator: ","))", "worker": "\(session.endpoint.url)",
             ])
-        let interrupts = Interrupts.onSIGINT { Task { await session.close() } }
+        let interrupts = await Interrupts.onSIGINT { Task { await session.close() } }
         defer { interrupts.cancel() }
         await session.waitUntilClosed()
         logger.info("session closed")

@@ -50,7 +50,7 @@ struct WorkerCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = logging.bootstrap(default: .info)
         var configuration = WorkerConfiguration(
-            fetchTimeout: .milliseconds(Int64(fetchTimeout * 1000)), maxMessageSize: maxMessageSize,
+            maxMessageSize: maxMessageSize, fetchTimeout: .milliseconds(Int64(fetchTimeout * 1000)),
             python: PythonInterpreter.Configuration(extraSysPath: pythonPath))
         if handshake {
             if let refusal = ChildHandshake.refusal(environment: ProcessInfo.processInfo.environment) {

@@ -37,9 +37,9 @@ struct AuthAndTLSTests {
         #expect(noToken.status != 0)
         #expect(noToken.stderr.contains("token"))
 
-        let public = try await rfs(["worker", "--listen", "0.0.0.0:0", "--no-auth"], environment: ["RFS_TOKEN": ""])
-        #expect(public.status != 0)
-        #expect(public.stderr.contains("loopback"))
+        let publicAddress = try await rfs(["worker", "--listen", "0.0.0.0:0", "--no-auth"], environment: ["RFS_TOKEN": ""])
+        #expect(publicAddress.status != 0)
+        #expect(publicAddress.stderr.contains("loopback"))
     }
 
     @Test("the child-worker mode refuses to start without the handshake cookie")

@@ -13,7 +13,7 @@ final class ChildProcess: Sendable {
     private let process: Process
     private let stdinPipe: Pipe
     private let stdoutLines: AsyncStream<String>
-    private let collected = Mutex((stdout: "", stderr: ""))
+    private let collected = Collected()
     private let finished: Task<Int32, Never>
 
     init(_ arguments: [String], environment: [String: String] = [:], executable: String = Paths.rfs) throws {
@@ -33,10 +33,10 @@ final class ChildProcess: Sendable {
 
         let collected = self.collected
         let stdoutDone = Self.pump(stdoutPipe.fileHandleForReading) { chunk in
-            collected.withLock { $0.stdout += chunk }
+            collected.state.withLock { $0.stdout += chunk }
         } line: { continuation.yield($0) } end: { continuation.finish() }
         let stderrDone = Self.pump(stderrPipe.fileHandleForReading) { chunk in
-            collected.withLock { $0.stderr += chunk }
+            collected.state.withLock { $0.stderr += chunk }
         } line: { _ in } end: {}
         let process = self.process
         finished = Task {
@@ -78,7 +78,7 @@ final class ChildProcess: Sendable {
     /// Waits for exit and returns the status and everything written.
     func result() async -> Result {
         let status = await finished.value
-        let output = collected.withLock { $0 }
+        let output = collected.state.withLock { $0 }
         return Result(status: status, stdout: output.stdout, stderr: output.stderr)
     }
 
@@ -107,6 +107,11 @@ final class ChildProcess: Sendable {
             }
         }
     }
+}
+
+/// Everything the child wrote, appended by the reader threads.
+private final class Collected: Sendable {
+    let state = Mutex((stdout: "", stderr: ""))
 }
 
 /// Runs `rfs` with `arguments` to completion.

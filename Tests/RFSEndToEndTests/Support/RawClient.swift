@@ -6,24 +6,23 @@ import RFSTransport
 /// exactly the bytes a test writes and hands back exactly what the worker sends.
 actor RawClient {
     private let session: WebSocketSession
-    private var iterator: AsyncThrowingStream<String, any Error>.AsyncIterator
+    private let inbox = Inbox()
     private var nextID = 1000
 
     init(worker: TestWorker) async throws {
         session = try await WebSocketClient.connect(
             configuration: WebSocketClientConfiguration(url: worker.url, token: worker.token),
             logger: Logger(label: "raw-client"))
-        let (stream, continuation) = AsyncThrowingStream.makeStream(of: String.self)
         let messages = session.messages
+        let inbox = self.inbox
         Task {
             do {
-                for try await message in messages { continuation.yield(message) }
-                continuation.finish()
+                for try await message in messages { await inbox.push(message) }
+                await inbox.finish(nil)
             } catch {
-                continuation.finish(throwing: error)
+                await inbox.finish(error)
             }
         }
-        iterator = stream.makeAsyncIterator()
     }
 
     func send(_ text: String) async throws {
@@ -32,10 +31,9 @@ actor RawClient {
 
     /// The next message from the worker, parsed; `nil` when the connection closed.
     func receive() async throws -> JSONValue? {
-        guard let text = try await iterator.next() else { return nil }
+        guard let text = try await inbox.next() else { return nil }
         return try JSONValue.parse(text)
     }
-
     /// Sends a request and returns its reply, answering `fetch_module` from `modules` and
     /// collecting `output` notifications on the way.
     func call(
@@ -64,5 +62,38 @@ actor RawClient {
 
     func close() async {
         await session.close(code: .normalClosure, reason: nil)
+    }
+}
+
+/// Messages received and not yet read, and the one reader waiting for the next.
+private actor Inbox {
+    private var buffered: [String] = []
+    private var ended: (any Error)??
+    private var waiter: CheckedContinuation<String?, any Error>?
+
+    func push(_ message: String) {
+        if let waiter {
+            self.waiter = nil
+            waiter.resume(returning: message)
+        } else {
+            buffered.append(message)
+        }
+    }
+
+    func finish(_ error: (any Error)?) {
+        ended = .some(error)
+        if let waiter {
+            self.waiter = nil
+            if let error { waiter.resume(throwing: error) } else { waiter.resume(returning: nil) }
+        }
+    }
+
+    func next() async throws -> String? {
+        if !buffered.isEmpty { return buffered.removeFirst() }
+        if let ended {
+            if let error = ended { throw error }
+            return nil
+        }
+        return try await withCheckedThrowingContinuation { waiter = $0 }
     }
 }
