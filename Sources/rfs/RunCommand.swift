@@ -59,7 +59,8 @@ struct RunCommand: AsyncParsableCommand {
             if let worker {
                 endpoint = try connection.endpoint(url: worker)
             } else {
-                child = try await ChildWorker.start(executable: Executable.path, logger: logger)
+                child = try await ChildWorker.start(
+                    executable: Executable.path, extraArguments: ["--log-level", "\(logger.logLevel)"], logger: logger)
                 endpoint = child!.endpoint
             }
         } catch {

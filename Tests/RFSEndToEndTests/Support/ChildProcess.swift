@@ -11,34 +11,42 @@ final class ChildProcess: Sendable {
     }
 
     private let process: Process
-    private let stdinPipe: Pipe
+    private let stdinWriter: FileHandle
     private let stdoutLines: AsyncStream<String>
     private let collected = Collected()
     private let finished: Task<Int32, Never>
 
     init(_ arguments: [String], environment: [String: String] = [:], executable: String = Paths.rfs) throws {
-        process = Process()
+        let process = Process()
+        self.process = process
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        stdinPipe = Pipe()
-        let stdoutPipe = Pipe()
-        let stderrPipe = Pipe()
-        process.standardInput = stdinPipe
-        process.standardOutput = stdoutPipe
-        process.standardError = stderrPipe
+        // Tests start many children at once: with plain Pipe()s, one child inherits another's
+        // pipe ends and that pipe never reaches end-of-file. Close-on-exec pipes avoid that;
+        // the child's own stdio is dup2'ed, which clears the flag on fds 0-2 only.
+        let (stdinPipe, stdoutPipe, stderrPipe) = try spawnLock.withLock { _ in
+            let pipes = (try CloexecPipe(), try CloexecPipe(), try CloexecPipe())
+            process.standardInput = pipes.0.reader
+            process.standardOutput = pipes.1.writer
+            process.standardError = pipes.2.writer
+            try process.run()
+            return pipes
+        }
+        stdinWriter = stdinPipe.writer
         let (lines, continuation) = AsyncStream.makeStream(of: String.self)
         stdoutLines = lines
-        try process.run()
+        try stdinPipe.reader.close()
+        try stdoutPipe.writer.close()
+        try stderrPipe.writer.close()
 
         let collected = self.collected
-        let stdoutDone = Self.pump(stdoutPipe.fileHandleForReading) { chunk in
+        let stdoutDone = Self.pump(stdoutPipe.reader) { chunk in
             collected.state.withLock { $0.stdout += chunk }
         } line: { continuation.yield($0) } end: { continuation.finish() }
-        let stderrDone = Self.pump(stderrPipe.fileHandleForReading) { chunk in
+        let stderrDone = Self.pump(stderrPipe.reader) { chunk in
             collected.state.withLock { $0.stderr += chunk }
         } line: { _ in } end: {}
-        let process = self.process
         finished = Task {
             await stdoutDone.value
             await stderrDone.value
@@ -68,7 +76,7 @@ final class ChildProcess: Sendable {
     }
 
     func closeStdin() {
-        try? stdinPipe.fileHandleForWriting.close()
+        try? stdinWriter.close()
     }
 
     func signal(_ signal: Int32) {
@@ -106,6 +114,26 @@ final class ChildProcess: Sendable {
                 }
             }
         }
+    }
+}
+
+/// Pipes are made close-on-exec and children spawned under this lock, so no child can
+/// inherit a pipe end that is being set up for another.
+private let spawnLock = Mutex(())
+
+/// A pipe whose both ends are close-on-exec.
+private struct CloexecPipe {
+    let reader: FileHandle
+    let writer: FileHandle
+
+    init() throws {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw TestFailure("pipe failed: errno \(errno)") }
+        // Set before any spawn can happen: spawns take `spawnLock`, and so do we (in init).
+        _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+        reader = FileHandle(fileDescriptor: fds[0], closeOnDealloc: true)
+        writer = FileHandle(fileDescriptor: fds[1], closeOnDealloc: true)
     }
 }
 
