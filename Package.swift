@@ -68,6 +68,8 @@ let package = Package(
                 "RFSWorker", "RFSClient", "RFSModuleIndex", "RFSProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(name: "RFSProtocolTests", dependencies: ["RFSProtocol"]),
@@ -89,7 +91,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "RFSEndToEndTests", dependencies: ["RFSProtocol", "RFSTransport"]),
+        .testTarget(
+            name: "RFSEndToEndTests",
+            dependencies: ["RFSProtocol", "RFSTransport", .product(name: "Logging", package: "swift-log")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -13,6 +13,17 @@ ensure_libpython() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libpython3-dev pkg-config >&2
 }
 
+# The end-to-end tests make a throwaway TLS certificate with the openssl CLI.
+ensure_openssl() {
+    if command -v openssl >/dev/null 2>&1; then
+        return 0
+    fi
+    local sudo=""
+    if [ "$(id -u)" != "0" ]; then sudo="sudo"; fi
+    $sudo apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq openssl >&2
+}
+
 ensure_tox() {
     if python3 -m tox --version >/dev/null 2>&1; then
         return 0

@@ -253,7 +253,7 @@ extension JSONRPCPeer {
             text = encodeBatchReply(responses)
         }
         do {
-            try await send(text)
+            try await sendEvenIfCancelled(text)
         } catch {
             logger.warning("could not send reply", metadata: ["error": .string(String(describing: error))])
         }

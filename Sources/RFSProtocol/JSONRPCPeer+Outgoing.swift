@@ -210,12 +210,26 @@ extension JSONRPCPeer {
     private nonisolated func sendCancelNotice(for id: JSONRPCID) async {
         let notice = JSONRPCNotification(method: Self.cancelRequestMethod, params: ["id": id.jsonValue])
         do {
-            try await send(JSONRPCEncoder.encode(notice))
+            try await sendEvenIfCancelled(JSONRPCEncoder.encode(notice))
         } catch {
             logger.debug("could not send \(Self.cancelRequestMethod)", metadata: [
                 "rpc.id": .stringConvertible(id), "error": .string(String(describing: error)),
             ])
         }
+    }
+}
+
+extension JSONRPCPeer {
+    /// Sends `text` even from a cancelled task. A cancelled request must still tell the other
+    /// side (`$/cancelRequest`), and a cancelled handler must still send its -32800 reply, but
+    /// transports such as NIO's async writers refuse to write from a cancelled task. The send
+    /// then runs in a fresh task, which does not inherit the cancellation.
+    nonisolated func sendEvenIfCancelled(_ text: String) async throws {
+        guard Task.isCancelled else {
+            return try await send(text)
+        }
+        let send = self.send
+        try await Task { try await send(text) }.value
     }
 }
 

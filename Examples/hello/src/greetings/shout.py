@@ -1,0 +1,5 @@
+from . import decorate
+
+
+def shout(text: str) -> str:
+    return decorate(text.upper() + "!")

@@ -1,1 +1,0 @@
-// RFSClient: placeholder until its issue lands.

@@ -1,1 +1,0 @@
-// RFSWorker: placeholder until its issue lands.

@@ -1,0 +1,28 @@
+import RFSPython
+
+/// What every session of one worker shares. Immutable; the parts with state are actors or locks.
+struct WorkerEnvironment: Sendable {
+    let coordinator: RunCoordinator
+    let registry: SessionRegistry
+    let info: WorkerInfo
+    let fetchTimeout: Duration
+    let maxMessageSize: Int
+}
+
+/// How the worker describes itself in `initialize`.
+public struct WorkerInfo: Sendable {
+    public var name: String
+    public var version: String
+    public var pythonVersion: String
+
+    public init(name: String = "rfs-worker", version: String = RFSVersion.current, pythonVersion: String) {
+        self.name = name
+        self.version = version
+        self.pythonVersion = pythonVersion
+    }
+}
+
+/// The product version, shown by `rfs --version` and sent in `initialize`.
+public enum RFSVersion {
+    public static let current = "0.1.0"
+}

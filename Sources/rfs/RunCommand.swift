@@ -1,0 +1,156 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RFSClient
+import RFSModuleIndex
+import UnixSignals
+
+/// `rfs run`: run a local script on a worker, with imports served from local folders.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run SCRIPT on a worker; its imports come from the --source folders.",
+        discussion: """
+            Without --worker, rfs starts a private worker on this machine and stops it afterwards. \
+            Exit status: 0, the script's sys.exit code, 1 on an uncaught exception (traceback on \
+            stderr), 130 on Ctrl-C, 2 when the worker cannot be reached or refuses.
+            """
+    )
+
+    @Option(help: "Worker URL, e.g. wss://host:8710 (default: a private local worker).")
+    var worker: String?
+
+    @Option(name: .customLong("source"), help: "Folder whose modules the script may import (repeatable, searched in order).")
+    var sources: [String] = []
+
+    @Option(name: .customLong("exclude"), help: "Glob of paths not to serve (repeatable).")
+    var excludes: [String] = []
+
+    @Argument(help: "The Python script to run.")
+    var script: String
+
+    @Argument(parsing: .postTerminator, help: "Arguments for the script, after --.")
+    var scriptArguments: [String] = []
+
+    @OptionGroup var connection: WorkerConnectionOptions
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
+        let logger = logging.bootstrap(default: .warning)
+        let sourceSet: SourceSet
+        let names: [String]
+        do {
+            sourceSet = try SourceSet(directories: sources, excludes: excludes)
+            names = try sourceSet.topLevelNames()
+        } catch {
+            throw Console.fail("\(error)")
+        }
+        let scriptPath = URL(fileURLWithPath: script).standardizedFileURL.path
+        let code: String
+        do {
+            code = try ScriptSource.read(scriptPath)
+        } catch {
+            throw Console.fail("\(error)")
+        }
+
+        var child: ChildWorker?
+        let endpoint: WorkerEndpoint
+        do {
+            if let worker {
+                endpoint = try connection.endpoint(url: worker)
+            } else {
+                child = try await ChildWorker.start(
+                    executable: Executable.path, extraArguments: ["--log-level", "\(logger.logLevel)"], logger: logger)
+                endpoint = child!.endpoint
+            }
+        } catch {
+            throw Console.fail("\(error)")
+        }
+
+        let result: RunResult
+        do {
+            result = try await execute(
+                code: code, scriptPath: scriptPath, names: names, sources: sourceSet, endpoint: endpoint, logger: logger)
+        } catch {
+            await child?.stop()
+            throw Console.fail("\(error)")
+        }
+        await child?.stop()
+        if case .exception(_, _, let traceback) = result {
+            Console.write(traceback.hasSuffix("\n") ? traceback : traceback + "\n", to: .standardError)
+        }
+        if result.exitCode != 0 { throw ExitCode(result.exitCode) }
+    }
+
+    private func execute(
+        code: String, scriptPath: String, names: [String], sources: SourceSet, endpoint: WorkerEndpoint, logger: Logger
+    ) async throws -> RunResult {
+        let session = try await ClientSession.connect(to: endpoint, logger: logger)
+        await session.serve(sources)
+        await session.onOutput { stream, text in
+            Console.write(text, to: stream == "stderr" ? .standardError : .standardOutput)
+        }
+        let connectionID = UUID().uuidString.lowercased()
+        try await session.setConnectionID(connectionID)
+        let argv = [scriptPath] + scriptArguments
+        let runTask = Task {
+            try await session.run(
+                code: code, filename: scriptPath, argv: argv, connectionID: connectionID, topLevelNames: names)
+        }
+        let interrupts = await Interrupts.onSIGINT { runTask.cancel() }
+        defer { interrupts.cancel() }
+        let result = try await runTask.value
+        await session.close()
+        return result
+    }
+}
+
+/// Reads the script as Python would: the index's PEP 263 rules are for modules; a script is
+/// read the same way so a latin-1 script with a cookie runs too.
+enum ScriptSource {
+    static func read(_ path: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            var isDirectory: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+            throw ClientError.scriptUnreadable(
+                path: path, reason: !exists ? "no such file" : isDirectory.boolValue ? "is a directory" : "permission denied")
+        }
+        do {
+            return try SourceDecoder.decode(Array(data), path: path)
+        } catch {
+            throw ClientError.scriptUnreadable(path: path, reason: "\(error)")
+        }
+    }
+}
+
+/// The path of this executable, for starting `rfs worker --handshake` as a child.
+enum Executable {
+    static var path: String {
+        if let resolved = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            return resolved
+        }
+        return CommandLine.arguments[0]
+    }
+}
+
+/// Ctrl-C: the first one cancels the run (sent to the worker as `$/cancelRequest`), a second
+/// one exits at once with 130. The signal is trapped before this returns, so none is missed.
+struct Interrupts: Sendable {
+    private let watcher: Task<Void, Never>
+
+    static func onSIGINT(_ action: @escaping @Sendable () -> Void) async -> Interrupts {
+        let signals = await UnixSignalsSequence(trapping: .sigint)
+        let watcher = Task {
+            var seen = 0
+            for await _ in signals {
+                seen += 1
+                if seen == 1 { action() } else { _exit(130) }
+            }
+        }
+        return Interrupts(watcher: watcher)
+    }
+
+    func cancel() {
+        watcher.cancel()
+    }
+}

@@ -1,0 +1,62 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RFSClient
+
+/// `rfs serve`: a long-lived source that feeds a worker's imports from DIR.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve DIR's modules to a worker until interrupted, logging each fetch.",
+        discussion: """
+            Runs started by other tools import from DIR when their execution context names this \
+            session's connection id (printed at start, or chosen with --id) and DIR's top-level names.
+            """
+    )
+
+    @Argument(help: "The folder to serve.")
+    var directory: String
+
+    @Option(help: "Worker URL, e.g. ws://127.0.0.1:8710.")
+    var worker: String
+
+    @Option(help: "Connection id to claim (default: a fresh one).")
+    var id: String?
+
+    @Option(name: .customLong("exclude"), help: "Glob of paths not to serve (repeatable).")
+    var excludes: [String] = []
+
+    @OptionGroup var connection: WorkerConnectionOptions
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
+        let logger = logging.bootstrap(default: .info)
+        let sources: SourceSet
+        let names: [String]
+        do {
+            sources = try SourceSet(directories: [directory], excludes: excludes)
+            names = try sources.topLevelNames()
+        } catch {
+            throw Console.fail("\(error)")
+        }
+        let session: ClientSession
+        let connectionID = id ?? UUID().uuidString.lowercased()
+        do {
+            session = try await ClientSession.connect(to: try connection.endpoint(url: worker), logger: logger)
+            await session.serve(sources)
+            try await session.setConnectionID(connectionID)
+        } catch {
+            throw Console.fail("\(error)")
+        }
+        logger.info(
+            "serving",
+            metadata: [
+                "directory": "\(sources.indexes.first?.rootPath ?? directory)", "connection_id": "\(connectionID)",
+                "top_level_names": "\(names.joined(separator: ","))", "worker": "\(session.endpoint.url)",
+            ])
+        let interrupts = await Interrupts.onSIGINT { Task { await session.close() } }
+        defer { interrupts.cancel() }
+        await session.waitUntilClosed()
+        logger.info("session closed")
+    }
+}

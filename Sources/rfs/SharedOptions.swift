@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RFSClient
+
+/// How to reach a worker: shared by `run`, `serve` and `info`.
+struct WorkerConnectionOptions: ParsableArguments {
+    @Option(name: .customLong("token-file"), help: "File holding the worker's bearer token (default: $RFS_TOKEN).")
+    var tokenFile: String?
+
+    @Option(name: .customLong("ca-file"), help: "PEM file of the CA that signed a wss:// worker's certificate.")
+    var caFile: String?
+
+    /// Reads the token from `--token-file`, else `RFS_TOKEN`; `nil` when neither is given.
+    func token() throws -> String? {
+        if let tokenFile {
+            do {
+                let text = try String(contentsOfFile: tokenFile, encoding: .utf8)
+                return text.trimmingCharacters(in: .whitespacesAndNewlines)
+            } catch {
+                throw CLIError("cannot read token file \(tokenFile): \(error.localizedDescription)")
+            }
+        }
+        if let token = ProcessInfo.processInfo.environment["RFS_TOKEN"], !token.isEmpty {
+            return token
+        }
+        return nil
+    }
+
+    func endpoint(url: String) throws -> WorkerEndpoint {
+        WorkerEndpoint(url: WorkerURL.normalized(url), token: try token(), caFile: caFile)
+    }
+}
+
+/// Logging flags; logs always go to stderr so stdout stays the script's.
+struct LoggingOptions: ParsableArguments {
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String?
+
+    @Flag(name: .shortAndLong, help: "Log at info level.")
+    var verbose = false
+
+    func bootstrap(default level: Logger.Level) -> Logger {
+        let chosen = logLevel.flatMap(Logger.Level.init(rawValue:))
+            ?? ProcessInfo.processInfo.environment["RFS_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
+            ?? (verbose ? .info : level)
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = chosen
+            return handler
+        }
+        return Logger(label: "rfs")
+    }
+}
+
+/// Worker URLs may omit the path: `wss://host:8710` means `wss://host:8710/v1/session`.
+enum WorkerURL {
+    static func normalized(_ url: String) -> String {
+        guard let schemeEnd = url.range(of: "://") else { return url }
+        let rest = url[schemeEnd.upperBound...]
+        return rest.contains("/") ? url : url + "/v1/session"
+    }
+}
+
+/// A one-line failure for the user; the command exits with `exitCode`.
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    var exitCode: Int32
+
+    init(_ description: String, exitCode: Int32 = 2) {
+        self.description = description
+        self.exitCode = exitCode
+    }
+}
+
+/// Writes straight to a standard stream, unbuffered, so output interleaves as it arrives.
+enum Console {
+    static func write(_ text: String, to handle: FileHandle) {
+        handle.write(Data(text.utf8))
+    }
+
+    static func fail(_ message: String, exitCode: Int32 = 2) -> ExitCode {
+        write("rfs: \(message)\n", to: .standardError)
+        return ExitCode(exitCode)
+    }
+}

@@ -1,0 +1,155 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RFSProtocol
+import RFSPython
+import RFSTransport
+import RFSWorker
+import ServiceLifecycle
+
+/// `rfs worker`: the process that embeds Python and runs clients' code.
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Serve as a worker: embed Python and run clients' scripts with their imports.",
+        discussion: """
+            The token comes from $RFS_TOKEN or --token-file. Without one the worker refuses to \
+            start, unless --no-auth is given and it listens on a loopback address.
+            """
+    )
+
+    @Option(help: "Address to listen on, HOST:PORT.")
+    var listen = "127.0.0.1:8710"
+
+    @Option(name: .customLong("token-file"), help: "File holding the bearer token clients must send.")
+    var tokenFile: String?
+
+    @Flag(name: .customLong("no-auth"), help: "Accept clients without a token (loopback addresses only).")
+    var noAuth = false
+
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain; serves wss:// with --tls-key.")
+    var tlsCert: String?
+
+    @Option(name: .customLong("tls-key"), help: "PEM private key for --tls-cert.")
+    var tlsKey: String?
+
+    @Option(name: .customLong("fetch-timeout"), help: "Seconds an import waits for its client.")
+    var fetchTimeout: Double = 30
+
+    @Option(name: .customLong("max-message-size"), help: "Largest WebSocket message in bytes.")
+    var maxMessageSize: Int = 64 << 20
+
+    @Option(name: .customLong("python-path"), help: "Extra sys.path entry on the worker (repeatable).")
+    var pythonPath: [String] = []
+
+    @Flag(help: "Child-worker mode for `rfs run` (needs the handshake environment).")
+    var handshake = false
+
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
+        let logger = logging.bootstrap(default: .info)
+        var configuration = WorkerConfiguration(
+            maxMessageSize: maxMessageSize, fetchTimeout: .milliseconds(Int64(fetchTimeout * 1000)),
+            python: PythonInterpreter.Configuration(extraSysPath: pythonPath))
+        if handshake {
+            if let refusal = ChildHandshake.refusal(environment: ProcessInfo.processInfo.environment) {
+                throw Console.fail(refusal, exitCode: 1)
+            }
+            configuration.host = "127.0.0.1"
+            configuration.port = 0
+            configuration.token = Token.random()
+        } else {
+            do {
+                try configure(&configuration)
+            } catch let error as CLIError {
+                throw Console.fail(error.description, exitCode: error.exitCode)
+            }
+        }
+        let worker = Worker(configuration: configuration, logger: logger)
+        let port: Int
+        do {
+            port = try await worker.start()
+        } catch {
+            throw Console.fail("\(error)", exitCode: 1)
+        }
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        if handshake {
+            let url = "ws://127.0.0.1:\(port)/v1/session"
+            Console.write(ChildHandshake.line(url: url, token: configuration.token!) + "\n", to: .standardOutput)
+            StdinWatcher.onClose { Task { await group.triggerGracefulShutdown() } }
+        } else {
+            // One line on stdout says where clients connect (with the real port when 0 was asked).
+            let scheme = configuration.tls == nil ? "ws" : "wss"
+            let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
+            Console.write("rfs worker listening on \(scheme)://\(host):\(port)/v1/session\n", to: .standardOutput)
+        }
+        try await group.run()
+    }
+
+    private func configure(_ configuration: inout WorkerConfiguration) throws {
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
+            (0...65535).contains(port)
+        else {
+            throw CLIError("--listen \(listen): expected HOST:PORT")
+        }
+        var host = String(listen[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        configuration.host = host
+        configuration.port = port
+        if let tokenFile {
+            do {
+                configuration.token = try String(contentsOfFile: tokenFile, encoding: .utf8)
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+            } catch {
+                throw CLIError("cannot read token file \(tokenFile): \(error.localizedDescription)")
+            }
+            if configuration.token!.isEmpty { throw CLIError("token file \(tokenFile) is empty") }
+        } else if let token = ProcessInfo.processInfo.environment["RFS_TOKEN"], !token.isEmpty {
+            configuration.token = token
+        }
+        if configuration.token == nil {
+            guard noAuth else {
+                throw CLIError("no token: set RFS_TOKEN or --token-file (or --no-auth on a loopback address)")
+            }
+            guard isLoopback(host: host) else {
+                throw CLIError("--no-auth is only allowed on a loopback address, not \(host)")
+            }
+        }
+        switch (tlsCert, tlsKey) {
+        case (let cert?, let key?): configuration.tls = TLSFiles(certificatePath: cert, privateKeyPath: key)
+        case (nil, nil): break
+        default: throw CLIError("--tls-cert and --tls-key go together")
+        }
+    }
+}
+
+/// Fresh bearer tokens for the child worker.
+enum Token {
+    static func random() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<4).map { _ in
+            let value = generator.next() as UInt64
+            let hex = String(value, radix: 16)
+            return String(repeating: "0", count: 16 - hex.count) + hex
+        }.joined()
+    }
+}
+
+/// Watches stdin on a thread of its own and calls back once it closes: the child worker's way
+/// of noticing that its parent is gone, even when the parent was killed.
+enum StdinWatcher {
+    static func onClose(_ action: @escaping @Sendable () -> Void) {
+        Thread.detachNewThread {
+            var buffer = [UInt8](repeating: 0, count: 256)
+            while true {
+                let count = read(STDIN_FILENO, &buffer, buffer.count)
+                if count == 0 { break }
+                if count < 0 && errno != EINTR { break }
+            }
+            action()
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import RFSProtocol
+import Testing
+
+/// Transports such as NIO's async writers refuse to write from a cancelled task. Cancellation
+/// must still reach the other side, and the cancelled handler's -32800 reply must still go out.
+@Suite(.timeLimit(.minutes(1)))
+struct CancelledSendTests {
+    @Test("a cancelled request still sends $/cancelRequest, and the cancelled handler still replies -32800")
+    func cancellationCrossesACancellationSensitiveTransport() async throws {
+        let (leftInbound, toLeft) = AsyncStream.makeStream(of: String.self)
+        let (rightInbound, toRight) = AsyncStream.makeStream(of: String.self)
+        let (rightOutbound, tapRight) = AsyncStream.makeStream(of: String.self)
+        let left = JSONRPCPeer(label: "left") { text in
+            try Task.checkCancellation()
+            toRight.yield(text)
+        }
+        let right = JSONRPCPeer(label: "right") { text in
+            try Task.checkCancellation()
+            tapRight.yield(text)
+            toLeft.yield(text)
+        }
+        let (started, handlerStarted) = AsyncStream.makeStream(of: Void.self)
+        await right.register("hang") { _ in
+            handlerStarted.yield()
+            try await Task.sleep(for: .seconds(3600))
+            return .null
+        }
+        let readers = [Task { await left.run(inbound: leftInbound) }, Task { await right.run(inbound: rightInbound) }]
+
+        let call = Task { try await left.request("hang") }
+        var startedIterator = started.makeAsyncIterator()
+        _ = await startedIterator.next()
+        call.cancel()
+        await #expect(throws: CancellationError.self) { try await call.value }
+
+        // Only a $/cancelRequest that got through can end the hour-long handler.
+        var sawCancelledReply = false
+        for await text in rightOutbound {
+            let message = try JSONValue.parse(text)
+            if message["error"]?["code"] == .int(Int64(JSONRPCError.requestCancelled)) {
+                sawCancelledReply = true
+                break
+            }
+        }
+        #expect(sawCancelledReply)
+        await left.close(reason: "test over")
+        await right.close(reason: "test over")
+        toLeft.finish()
+        toRight.finish()
+        for reader in readers { await reader.value }
+    }
+}
