@@ -48,14 +48,19 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             throw Console.fail("\(error)")
         }
+        let interrupts = await Interrupts.onSIGINT { Task { await session.close() } }
+        defer { interrupts.cancel() }
+        // One line on stdout tells the person (or script) what to put in a run's context.
+        Console.write(
+            "rfs serve: serving \(sources.indexes.first?.rootPath ?? directory) as connection id \(connectionID) "
+                + "(top-level names: \(names.joined(separator: ", "))) on \(session.endpoint.url)\n",
+            to: .standardOutput)
         logger.info(
             "serving",
             metadata: [
                 "directory": "\(sources.indexes.first?.rootPath ?? directory)", "connection_id": "\(connectionID)",
                 "top_level_names": "\(names.joined(separator: ","))", "worker": "\(session.endpoint.url)",
             ])
-        let interrupts = await Interrupts.onSIGINT { Task { await session.close() } }
-        defer { interrupts.cancel() }
         await session.waitUntilClosed()
         logger.info("session closed")
     }
