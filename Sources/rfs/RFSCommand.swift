@@ -1,7 +1,21 @@
 import ArgumentParser
+import NIOCore
+import NIOPosix
 import RFSWorker
 
+/// The entry point. Before anything else, Swift Concurrency's global executor becomes NIO's
+/// event-loop threads: every remote import is a chain of hand-offs between socket I/O and async
+/// code (and, on the worker, Python's thread), and running both on the same threads removes a
+/// thread switch from most of those steps. Code that must block never runs on either (Python
+/// and blocking reads have threads of their own), so the rule stays the same for both pools.
 @main
+enum RFSMain {
+    static func main() async {
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        await RFSCommand.main()
+    }
+}
+
 struct RFSCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rfs",
