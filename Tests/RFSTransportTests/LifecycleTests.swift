@@ -158,6 +158,7 @@ import Testing
 
     @Test func slowReaderDoesNotAffectOthers() async throws {
         let flooded = Mailbox<Int>()
+        let floodUnderway = Mailbox<Int>()
         let onSession: @Sendable (WebSocketSession) async -> Void = { session in
             var iterator = session.messages.makeAsyncIterator()
             guard let role = try? await iterator.next() else { return }
@@ -167,6 +168,7 @@ import Testing
                 var sent = 0
                 while (try? await session.send(chunk)) != nil {
                     sent += 1
+                    if sent == 1 { floodUnderway.post(sent) }
                 }
                 flooded.post(sent)
             } else {
@@ -179,6 +181,8 @@ import Testing
         try await withServer(onSession: onSession) { server in
             let slow = try await connect(to: server)
             try await slow.send("flood me")  // ...and never read.
+            // The fast session works while the flood is under way (its sends held by backpressure).
+            _ = try #require(await floodUnderway.next())
             let fast = try await connect(to: server)
             var messages = fast.messages.makeAsyncIterator()
             for index in 0..<20 {
