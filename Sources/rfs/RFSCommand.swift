@@ -8,10 +8,15 @@ import RFSWorker
 /// code (and, on the worker, Python's thread), and running both on the same threads removes a
 /// thread switch from most of those steps. Code that must block never runs on either (Python
 /// and blocking reads have threads of their own), so the rule stays the same for both pools.
+/// `rfs list` does no networking and skips the takeover, which would start NIO's threads.
 @main
 enum RFSMain {
+    static let networkingCommands: Set<String> = ["run", "worker", "serve", "info"]
+
     static func main() async {
-        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        if let command = CommandLine.arguments.dropFirst().first, networkingCommands.contains(command) {
+            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        }
         await RFSCommand.main()
     }
 }
