@@ -82,6 +82,7 @@ extension JSONRPCPeer {
                 // reply at all, not an empty array.
                 return ready.isEmpty ? nil : .batch(ready)
             }
+            repliesOwed += 1
             Self.gatherBatchReply(slots, peer: self)
             return nil
         }
@@ -119,6 +120,7 @@ extension JSONRPCPeer {
             logger.warning("invalid inbound request", metadata: ["reason": .string(reason)])
             return .ready(JSONRPCResponse(id: nil, error: protocolError(.invalidRequest(reason))))
         }
+        repliesOwed += 1
         let task = Self.startHandler(handler, for: request, repliesItself: repliesItself, peer: self)
         runningHandlers[request.id] = task
         return .handler(task)
@@ -165,6 +167,22 @@ extension JSONRPCPeer {
         }
     }
 
+    /// A handler's reply went to `send` (or is no longer owed); wakes ``waitUntilIdle()``.
+    func replySettled() {
+        repliesOwed -= 1
+        guard repliesOwed == 0 else { return }
+        let waiters = idleWaiters
+        idleWaiters.removeAll()
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns once no incoming request is being handled and every reply owed has been handed
+    /// to the transport: lets a server that shuts down answer in-flight requests before it closes.
+    public func waitUntilIdle() async {
+        guard repliesOwed > 0 else { return }
+        await withCheckedContinuation { idleWaiters.append($0) }
+    }
+
     /// Called by a handler's task when it has its reply: `true` if the reply should be sent,
     /// `false` once the peer is closed.
     private func retire(_ id: JSONRPCID) -> Bool {
@@ -190,10 +208,16 @@ extension JSONRPCPeer {
     ) -> Task<JSONRPCResponse?, Never> {
         Task {
             let response = await peer.perform(handler, for: request)
-            guard await peer.retire(request.id) else { return nil }
-            guard repliesItself else { return response }
-            await peer.transmit(.single(response))
-            return nil
+            var unsent: JSONRPCResponse?
+            if await peer.retire(request.id) {
+                if repliesItself {
+                    await peer.transmit(.single(response))
+                } else {
+                    unsent = response
+                }
+            }
+            await peer.replySettled()
+            return unsent
         }
     }
 
@@ -207,11 +231,15 @@ extension JSONRPCPeer {
                     responses.append(response)
                 case .handler(let task):
                     // `nil` means the peer closed while the handler ran: send nothing.
-                    guard let response = await task.value else { return }
+                    guard let response = await task.value else {
+                        await peer.replySettled()
+                        return
+                    }
                     responses.append(response)
                 }
             }
             await peer.transmit(.batch(responses))
+            await peer.replySettled()
         }
     }
 

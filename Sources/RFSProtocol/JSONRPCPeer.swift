@@ -29,6 +29,10 @@ public actor JSONRPCPeer {
     var nextRequestNumber: Int64 = 1
     /// Tasks running handlers of incoming requests, by request id (for `$/cancelRequest`).
     var runningHandlers: [JSONRPCID: Task<JSONRPCResponse?, Never>] = [:]
+    /// Replies owed: handlers running or their (batch) replies not yet handed to `send`.
+    var repliesOwed = 0
+    /// Callers of ``waitUntilIdle()``, resumed when `repliesOwed` drops to zero.
+    var idleWaiters: [CheckedContinuation<Void, Never>] = []
     var requestHandlers: [String: @Sendable (JSONRPCRequest) async throws -> JSONValue] = [:]
     var notificationHandlers: [String: @Sendable (JSONValue?) async -> Void] = [:]
     /// Set once by ``close(reason:)``.

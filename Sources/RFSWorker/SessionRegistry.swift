@@ -33,3 +33,24 @@ final class SessionRegistry: Sendable {
         table.withLock { $0[connectionID]?.peer }
     }
 }
+
+/// Every open session's peer, so shutdown can let in-flight replies (such as the answer to an
+/// interrupted run) reach their clients before the connections close.
+final class LiveSessions: Sendable {
+    private let peers = Mutex<[UInt64: JSONRPCPeer]>([:])
+
+    func insert(_ number: UInt64, _ peer: JSONRPCPeer) {
+        peers.withLock { $0[number] = peer }
+    }
+
+    func remove(_ number: UInt64) {
+        _ = peers.withLock { $0.removeValue(forKey: number) }
+    }
+
+    /// Waits until no open session owes a reply.
+    func waitUntilIdle() async {
+        for peer in peers.withLock({ Array($0.values) }) {
+            await peer.waitUntilIdle()
+        }
+    }
+}

@@ -58,6 +58,7 @@ public actor Worker: Service {
         let environment = WorkerEnvironment(
             coordinator: RunCoordinator(interpreter: interpreter, logger: logger),
             registry: registry,
+            sessions: LiveSessions(),
             info: WorkerInfo(pythonVersion: pythonVersion),
             fetchTimeout: configuration.fetchTimeout,
             maxMessageSize: configuration.maxMessageSize
@@ -108,6 +109,8 @@ public actor Worker: Service {
         state = .stopping
         logger.info("worker shutting down")
         await listening.environment.coordinator.drain(grace: configuration.shutdownGrace)
+        // The drained run's reply (and any other in flight) goes out before sessions close.
+        await listening.environment.sessions.waitUntilIdle()
         await listening.server.shutdown()
         await listening.interpreter.shutdown()
         state = .stopped

@@ -4,6 +4,7 @@ import RFSPython
 struct WorkerEnvironment: Sendable {
     let coordinator: RunCoordinator
     let registry: SessionRegistry
+    let sessions: LiveSessions
     let info: WorkerInfo
     let fetchTimeout: Duration
     let maxMessageSize: Int

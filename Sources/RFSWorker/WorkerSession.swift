@@ -41,6 +41,8 @@ final class WorkerSession: Sendable {
     /// session's pending fetches at once and interrupts its run.
     func serve() async {
         await registerHandlers()
+        environment.sessions.insert(number, peer)
+        defer { environment.sessions.remove(number) }
         logger.info("session opened")
         await peer.run(inbound: transport.messages)
         await peer.close(reason: "session \(number) closed")

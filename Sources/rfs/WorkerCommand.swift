@@ -36,6 +36,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("fetch-timeout"), help: "Seconds an import waits for its client.")
     var fetchTimeout: Double = 30
 
+    @Option(name: .customLong("shutdown-grace"), help: "Seconds a run may go on after SIGTERM before it is interrupted.")
+    var shutdownGrace: Double = 5
+
     @Option(name: .customLong("max-message-size"), help: "Largest WebSocket message in bytes.")
     var maxMessageSize: Int = 64 << 20
 
@@ -51,6 +54,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let logger = logging.bootstrap(default: .info)
         var configuration = WorkerConfiguration(
             maxMessageSize: maxMessageSize, fetchTimeout: .milliseconds(Int64(fetchTimeout * 1000)),
+            shutdownGrace: .milliseconds(Int64(shutdownGrace * 1000)),
             python: PythonInterpreter.Configuration(extraSysPath: pythonPath))
         if handshake {
             if let refusal = ChildHandshake.refusal(environment: ProcessInfo.processInfo.environment) {

@@ -50,3 +50,40 @@ struct CancelledSendTests {
         for reader in readers { await reader.value }
     }
 }
+
+/// A server that shuts down first waits for the replies it owes.
+@Suite(.timeLimit(.minutes(1)))
+struct WaitUntilIdleTests {
+    @Test("waitUntilIdle returns only after the running handler's reply was handed to send")
+    func idleMeansRepliesSent() async throws {
+        let (inbound, feed) = AsyncStream.makeStream(of: String.self)
+        let (outbound, sent) = AsyncStream.makeStream(of: String.self)
+        let peer = JSONRPCPeer(label: "server") { text in sent.yield(text) }
+        let (release, releaseHandler) = AsyncStream.makeStream(of: Void.self)
+        let (started, handlerStarted) = AsyncStream.makeStream(of: Void.self)
+        await peer.register("slow") { _ in
+            handlerStarted.yield()
+            for await _ in release { break }
+            return "done"
+        }
+        let reader = Task { await peer.run(inbound: inbound) }
+        await peer.waitUntilIdle()  // nothing owed yet: returns at once
+
+        feed.yield(#"{"jsonrpc":"2.0","id":1,"method":"slow"}"#)
+        for await _ in started { break }
+        let idle = Task {
+            await peer.waitUntilIdle()
+            sent.yield("idle")
+        }
+        releaseHandler.yield()
+        var order: [String] = []
+        for await text in outbound {
+            order.append(text)
+            if text == "idle" { break }
+        }
+        #expect(order == [#"{"jsonrpc":"2.0","result":"done","id":1}"#, "idle"])
+        await idle.value
+        feed.finish()
+        await reader.value
+    }
+}
