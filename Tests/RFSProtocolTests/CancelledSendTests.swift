@@ -22,7 +22,7 @@ struct CancelledSendTests {
         let (started, handlerStarted) = AsyncStream.makeStream(of: Void.self)
         await right.register("hang") { _ in
             handlerStarted.yield()
-            try await Task.sleep(for: .seconds(3600))
+            try await suspendUntilCancelled()
             return .null
         }
         let readers = [Task { await left.run(inbound: leftInbound) }, Task { await right.run(inbound: rightInbound) }]

@@ -100,7 +100,7 @@ struct JSONRPCPeerLifecycleTests {
         let bothCancelled = Countdown(2)
         await right.register("hang") { _ in
             await bothStarted.tick()
-            do { try await Task.sleep(for: .seconds(3600)) } catch { await bothCancelled.tick() }
+            do { try await suspendUntilCancelled() } catch { await bothCancelled.tick() }
             throw CancellationError()
         }
         let call = Task { try await left.batch([.request("hang"), .request("hang")]) }
@@ -137,7 +137,7 @@ struct JSONRPCPeerLifecycleTests {
         let started = Signal()
         await wire.peer.register("run") { _ in
             await started.fire()
-            do { try await Task.sleep(for: .seconds(3600)) } catch {}
+            do { try await suspendUntilCancelled() } catch {}
             throw JSONRPCError.internalError("KeyboardInterrupt")
         }
         await wire.peer.receive(#"{"jsonrpc":"2.0","method":"run","id":3}"#)
@@ -152,7 +152,7 @@ struct JSONRPCPeerLifecycleTests {
         let started = Signal()
         await wire.peer.register("run") { _ in
             await started.fire()
-            do { try await Task.sleep(for: .seconds(3600)) } catch {}
+            do { try await suspendUntilCancelled() } catch {}
             return ["status": "ok", "partial": true]
         }
         await wire.peer.receive(#"{"jsonrpc":"2.0","method":"run","id":4}"#)
@@ -181,7 +181,7 @@ struct JSONRPCPeerLifecycleTests {
         let allCancelled = Countdown(5)
         await right.register("hang") { _ in
             await allStarted.tick()
-            do { try await Task.sleep(for: .seconds(3600)) } catch { await allCancelled.tick() }
+            do { try await suspendUntilCancelled() } catch { await allCancelled.tick() }
             throw CancellationError()
         }
         let calls = (0..<5).map { _ in Task { try await left.request("hang") } }

@@ -4,7 +4,7 @@ import Testing
 
 @testable import RFSPython
 
-@Suite("_rfs_bridge")
+@Suite("_rfs_bridge", .timeLimit(.minutes(2)))
 struct BridgeTests {
     /// `BridgeConnection.request_data_sync` → `_rfs_bridge.request` → Swift handler → response
     /// dict, with the caller's id restored.
@@ -121,7 +121,7 @@ struct BridgeTests {
         let output = OutputRecorder()
         let outcome = try await TestRouter.shared.withConnection({ _, _, _, _ in
             do {
-                try await Task.sleep(for: .seconds(3600))
+                try await suspendUntilCancelled()
             } catch {
                 handlerCancelled.update { $0 = true }
             }

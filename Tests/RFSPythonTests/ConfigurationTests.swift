@@ -3,7 +3,7 @@ import Testing
 
 @testable import RFSPython
 
-@Suite("Interpreter configuration")
+@Suite("Interpreter configuration", .timeLimit(.minutes(2)))
 struct ConfigurationTests {
     @Test func isolatedFromTheEnvironmentWithTheStandardLibraryFound() async throws {
         let python = try await SharedPython.interpreter()

@@ -5,7 +5,7 @@ import Testing
 
 /// Imports from `fixtures/workspace` (see fixtures/README.md for the expected values) served by
 /// an `RFSModuleIndex`, through the real finder, `_rfs_bridge` and a Swift handler.
-@Suite("Imports from the fixture workspace")
+@Suite("Imports from the fixture workspace", .timeLimit(.minutes(2)))
 struct FixtureImportTests {
     private static let topLevelNames = [
         "toplevel_mod", "pkg_relative", "pkg_absolute", "ns_pkg", "latin1_mod", "café", "bad_syntax",

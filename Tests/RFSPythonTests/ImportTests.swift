@@ -6,7 +6,7 @@ import Testing
 
 /// Imports through the real `RemoteMetaPathFinder` (registered with `registerConnection`),
 /// `_rfs_bridge` and a Swift handler that serves modules from a dictionary.
-@Suite("Remote imports")
+@Suite("Remote imports", .timeLimit(.minutes(2)))
 struct ImportTests {
     /// Registers `server` as a connection for the duration of `body`.
     private func withServer<T>(
@@ -212,7 +212,7 @@ struct ImportTests {
         let output = OutputRecorder()
         let outcome = try await TestRouter.shared.withConnection({ _, _, _, _ in
             fetchStarted.update { $0 = true }
-            try await Task.sleep(for: .seconds(3600))
+            try await suspendUntilCancelled()
             throw BridgeRequestError.failed("unreachable")
         }) { connection in
             // The same worker function registerConnection uses, with a short timeout for the test.

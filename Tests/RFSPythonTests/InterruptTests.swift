@@ -5,7 +5,7 @@ import Testing
 
 /// Each test calls `interrupt()` only while its own run is known to be the current one (it has
 /// printed a marker and cannot end by itself), so tests running in parallel are not affected.
-@Suite("Interrupts")
+@Suite("Interrupts", .timeLimit(.minutes(2)))
 struct InterruptTests {
     private func expectKeyboardInterrupt(_ outcome: RunOutcome, sourceLine: String? = nil) {
         guard case .exception(let exception) = outcome else {
@@ -43,7 +43,7 @@ struct InterruptTests {
         let outcome = try await TestRouter.shared.withConnection({ _, _, _, _ in
             handlerCalled.update { $0 = true }
             do {
-                try await Task.sleep(for: .seconds(3600))
+                try await suspendUntilCancelled()
             } catch {
                 handlerCancelled.update { $0 = true }
             }

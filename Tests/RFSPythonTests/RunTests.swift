@@ -3,7 +3,7 @@ import Testing
 
 @testable import RFSPython
 
-@Suite("Script runs")
+@Suite("Script runs", .timeLimit(.minutes(2)))
 struct RunTests {
     @Test func outputArrivesInOrderPerLine() async throws {
         let python = try await SharedPython.interpreter()

@@ -6,7 +6,7 @@ import Testing
 /// Shutting down finalises CPython, which cannot be started again in the same process, so the
 /// check runs in a child process: this test binary again, running only this same test with the
 /// probe variable set, in which case the test is the probe itself. Nothing is ever skipped.
-@Suite("Shutdown")
+@Suite("Shutdown", .timeLimit(.minutes(2)))
 struct ShutdownTests {
     static let probeVariable = "RFS_PYTHON_SHUTDOWN_PROBE"
     static var isProbe: Bool { ProcessInfo.processInfo.environment[probeVariable] == "1" }

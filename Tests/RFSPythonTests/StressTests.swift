@@ -7,7 +7,7 @@ import Testing
 
 /// Many runs and fetches at once, and a leak check. Serialized with each other so the leak
 /// check's RSS figures are not inflated by the concurrency test.
-@Suite("Stress", .serialized)
+@Suite("Stress", .serialized, .timeLimit(.minutes(5)))
 struct StressTests {
     private let logger = Logger(label: "rfs.python.tests.stress")
 

@@ -162,7 +162,7 @@ func hangingHandler(started: Signal, cancelled: Signal) -> @Sendable (JSONRPCReq
     { _ in
         await started.fire()
         do {
-            try await Task.sleep(for: .seconds(3600))
+            try await suspendUntilCancelled()
         } catch {
             await cancelled.fire()
             throw error

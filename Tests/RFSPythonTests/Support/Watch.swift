@@ -1,8 +1,8 @@
 import RFSPython
 import Synchronization
 
-/// A value that changes over time, and waits (with a time limit, never a fixed sleep) until it
-/// satisfies a predicate.
+/// A value that changes over time, and waits until it satisfies a predicate (the suites' time
+/// limits end a wait that never comes true).
 final class Watch<Value: Sendable>: Sendable {
     private struct Waiter {
         let predicate: @Sendable (Value) -> Bool
@@ -33,18 +33,9 @@ final class Watch<Value: Sendable>: Sendable {
         }
     }
 
-    /// True when the predicate held before `timeout` ran out.
-    func wait(timeout: Duration = .seconds(30), until predicate: @escaping @Sendable (Value) -> Bool) async -> Bool {
-        await withTaskGroup(of: Bool.self) { group in
-            group.addTask { await self.waitIndefinitely(until: predicate) }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
-        }
+    /// True once the predicate holds; false if the waiting task is cancelled first.
+    func wait(until predicate: @escaping @Sendable (Value) -> Bool) async -> Bool {
+        await waitIndefinitely(until: predicate)
     }
 
     private func waitIndefinitely(until predicate: @escaping @Sendable (Value) -> Bool) async -> Bool {
@@ -93,8 +84,8 @@ final class OutputRecorder: Sendable {
     }
 
     /// Waits until `stream` has received `text` (somewhere in its output).
-    func waitFor(_ text: String, on stream: OutputStreamKind = .stdout, timeout: Duration = .seconds(30)) async -> Bool {
-        await chunks.wait(timeout: timeout) { chunks in
+    func waitFor(_ text: String, on stream: OutputStreamKind = .stdout) async -> Bool {
+        await chunks.wait { chunks in
             chunks.filter { $0.stream == stream }.map(\.text).joined().contains(text)
         }
     }
