@@ -59,7 +59,7 @@ public final class ClientSession: Sendable {
         let session = ClientSession(endpoint: endpoint, transport: transport, peer: peer, logger: logger)
         let reply = try await session.peer.request(
             "initialize",
-            params: ["protocol_versions": [1], "client": ["name": "rfs", "version": .string(ClientInfo.version)]],
+            params: ["protocol_versions": [1], "client": ["name": "rfs", "version": .string(RFSVersion.current)]],
             timeout: .seconds(30))
         guard case .int(1)? = reply["protocol_version"] else {
             await session.close()
@@ -145,9 +145,4 @@ public final class ClientSession: Sendable {
         await peer.close(reason: "client closed the session")
         await reader.value
     }
-}
-
-/// What the client says about itself in `initialize`.
-public enum ClientInfo {
-    public static let version = "0.1.0"
 }

@@ -1,4 +1,5 @@
 import RFSPython
+import RFSProtocol
 
 /// What every session of one worker shares. Immutable; the parts with state are actors or locks.
 struct WorkerEnvironment: Sendable {
@@ -21,9 +22,4 @@ public struct WorkerInfo: Sendable {
         self.version = version
         self.pythonVersion = pythonVersion
     }
-}
-
-/// The product version, shown by `rfs --version` and sent in `initialize`.
-public enum RFSVersion {
-    public static let current = "0.1.0"
 }

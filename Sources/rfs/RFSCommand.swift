@@ -1,7 +1,7 @@
 import ArgumentParser
 import NIOCore
 import NIOPosix
-import RFSWorker
+import RFSProtocol
 
 /// The entry point. Before anything else, Swift Concurrency's global executor becomes NIO's
 /// event-loop threads: every remote import is a chain of hand-offs between socket I/O and async

@@ -11,24 +11,30 @@ struct WorkerConnectionOptions: ParsableArguments {
     @Option(name: .customLong("ca-file"), help: "PEM file of the CA that signed a wss:// worker's certificate.")
     var caFile: String?
 
-    /// Reads the token from `--token-file`, else `RFS_TOKEN`; `nil` when neither is given.
     func token() throws -> String? {
-        if let tokenFile {
+        try BearerTokenSource.read(file: tokenFile)
+    }
+
+    func endpoint(url: String) throws -> WorkerEndpoint {
+        WorkerEndpoint(url: WorkerURL.normalized(url), token: try token(), caFile: caFile)
+    }
+}
+
+/// Where a bearer token comes from, for workers and clients alike: `--token-file`, else
+/// `RFS_TOKEN`; `nil` when neither is given. The file's text is trimmed.
+enum BearerTokenSource {
+    static func read(file: String?) throws -> String? {
+        if let file {
             do {
-                let text = try String(contentsOfFile: tokenFile, encoding: .utf8)
-                return text.trimmingCharacters(in: .whitespacesAndNewlines)
+                return try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
             } catch {
-                throw CLIError("cannot read token file \(tokenFile): \(error.localizedDescription)")
+                throw CLIError("cannot read token file \(file): \(error.localizedDescription)")
             }
         }
         if let token = ProcessInfo.processInfo.environment["RFS_TOKEN"], !token.isEmpty {
             return token
         }
         return nil
-    }
-
-    func endpoint(url: String) throws -> WorkerEndpoint {
-        WorkerEndpoint(url: WorkerURL.normalized(url), token: try token(), caFile: caFile)
     }
 }
 

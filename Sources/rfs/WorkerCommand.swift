@@ -103,17 +103,8 @@ struct WorkerCommand: AsyncParsableCommand {
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         configuration.host = host
         configuration.port = port
-        if let tokenFile {
-            do {
-                configuration.token = try String(contentsOfFile: tokenFile, encoding: .utf8)
-                    .trimmingCharacters(in: .whitespacesAndNewlines)
-            } catch {
-                throw CLIError("cannot read token file \(tokenFile): \(error.localizedDescription)")
-            }
-            if configuration.token!.isEmpty { throw CLIError("token file \(tokenFile) is empty") }
-        } else if let token = ProcessInfo.processInfo.environment["RFS_TOKEN"], !token.isEmpty {
-            configuration.token = token
-        }
+        configuration.token = try BearerTokenSource.read(file: tokenFile)
+        if let tokenFile, configuration.token?.isEmpty == true { throw CLIError("token file \(tokenFile) is empty") }
         if configuration.token == nil {
             guard noAuth else {
                 throw CLIError("no token: set RFS_TOKEN or --token-file (or --no-auth on a loopback address)")
