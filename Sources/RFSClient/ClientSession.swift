@@ -3,6 +3,7 @@ import Logging
 import RFSModuleIndex
 import RFSProtocol
 import RFSTransport
+import Synchronization
 
 /// Where and how to reach a worker.
 public struct WorkerEndpoint: Sendable {
@@ -30,6 +31,9 @@ public final class ClientSession: Sendable {
     private let peer: JSONRPCPeer
     private let reader: Task<Void, Never>
     private let logger: Logger
+    /// The most the worker accepts in one prefetch (its `prefetch` capability); disabled for a
+    /// worker that did not offer it, such as the reference plugin. Set once by `connect`.
+    private let workerPrefetch = Mutex(PrefetchLimits.disabled)
 
     private init(endpoint: WorkerEndpoint, transport: WebSocketSession, peer: JSONRPCPeer, logger: Logger) {
         self.endpoint = endpoint
@@ -65,20 +69,31 @@ public final class ClientSession: Sendable {
             await session.close()
             throw ClientError.protocolMismatch(url: endpoint.url, reason: "worker did not agree on protocol version 1: \(reply.serialized())")
         }
+        session.workerPrefetch.withLock { $0 = PrefetchLimits(capability: reply["capabilities"]?["prefetch"]) }
         return session
     }
 
+    /// What the worker accepts in one prefetch; `.disabled` when it does not prefetch.
+    public var prefetchOffered: PrefetchLimits {
+        workerPrefetch.withLock { $0 }
+    }
+
     /// Answers the worker's `fetch_module` requests from `sources`, logging each at info level.
-    public func serve(_ sources: SourceSet) async {
+    ///
+    /// A package's reply also carries the modules below it (`"prefetched"`), within `prefetch`
+    /// and what the worker offered in `initialize`; a worker that offered nothing gets the plain
+    /// DESIGN.md §3 reply.
+    public func serve(_ sources: SourceSet, prefetch: PrefetchLimits = .default) async {
         let logger = self.logger
+        let limits = prefetch.clamped(to: prefetchOffered)
         await peer.register("fetch_module") { request in
             guard case .string(let name)? = request.params?["module_name"] else {
                 throw JSONRPCError.invalidParams("fetch_module: 'module_name' must be a string")
             }
             let start = ContinuousClock.now
-            let spec: ModuleSpec?
+            let found: ModuleLookup?
             do {
-                spec = try sources.lookup(name)
+                found = try sources.lookup(name, prefetching: limits)
             } catch {
                 logger.warning("fetch failed", metadata: ["module": "\(name)", "error": "\(error)"])
                 throw JSONRPCError.internalError("fetch_module \(name): \(error)")
@@ -88,10 +103,10 @@ public final class ClientSession: Sendable {
             logger.info(
                 "fetch",
                 metadata: [
-                    "module": "\(name)", "found": "\(spec != nil)",
-                    "bytes": "\(spec?.source?.utf8.count ?? 0)", "us": "\(micros)",
+                    "module": "\(name)", "found": "\(found != nil)", "prefetched": "\(found?.prefetched.count ?? 0)",
+                    "bytes": "\(found?.sourceBytes ?? 0)", "us": "\(micros)",
                 ])
-            return spec?.jsonValue ?? .null
+            return found?.jsonValue ?? .null
         }
     }
 

@@ -28,10 +28,39 @@ public struct SourceSet: Sendable {
 
     /// The spec for `name` from the first folder that has it.
     public func lookup(_ name: String) throws -> ModuleSpec? {
+        try lookup(name, prefetching: .disabled)?.spec
+    }
+
+    /// The spec for `name` from the first folder that has it and, when it is a package, the
+    /// modules below it in that folder within `limits` (see ``ModuleIndex/descendants(of:limits:)``).
+    ///
+    /// Every folder before the one that serves a package lacks the package's name, hence every
+    /// name below it: each prefetched spec is what ``lookup(_:)`` would answer for its name.
+    public func lookup(_ name: String, prefetching limits: PrefetchLimits) throws -> ModuleLookup? {
         for index in indexes {
-            if let spec = try index.lookup(name) { return spec }
+            guard let spec = try index.lookup(name) else { continue }
+            let prefetched = spec.isPackage ? index.descendants(of: name, limits: limits) : []
+            return ModuleLookup(spec: spec, prefetched: prefetched)
         }
         return nil
+    }
+}
+
+/// A module found by ``SourceSet/lookup(_:prefetching:)`` and what travels with it.
+public struct ModuleLookup: Sendable {
+    public var spec: ModuleSpec
+    public var prefetched: [ModuleSpec]
+
+    /// The `fetch_module` result: the spec's, plus `"prefetched"` when there is any.
+    public var jsonValue: JSONValue {
+        guard !prefetched.isEmpty, case .object(var object) = spec.jsonValue else { return spec.jsonValue }
+        object["prefetched"] = .array(prefetched.map(\.jsonValue))
+        return .object(object)
+    }
+
+    /// Bytes of source text in the reply (the module's and the prefetched ones').
+    public var sourceBytes: Int {
+        prefetched.reduce(spec.source?.utf8.count ?? 0) { $0 + ($1.source?.utf8.count ?? 0) }
     }
 }
 
@@ -45,5 +74,19 @@ extension ModuleSpec {
             "submodule_search_locations": submoduleSearchLocations.map { .array($0.map(JSONValue.string)) } ?? .null,
             "source": source.map(JSONValue.string) ?? .null,
         ]
+    }
+}
+
+extension PrefetchLimits {
+    /// The worker's `prefetch` capability, `{"max_modules": N, "max_bytes": N}`; anything else
+    /// (absent, malformed, a worker that predates prefetching) means no prefetching.
+    init(capability: JSONValue?) {
+        guard case .int(let modules)? = capability?["max_modules"], case .int(let bytes)? = capability?["max_bytes"],
+            modules > 0, bytes > 0
+        else {
+            self = .disabled
+            return
+        }
+        self.init(maxModules: Int(clamping: modules), maxBytes: Int(clamping: bytes))
     }
 }

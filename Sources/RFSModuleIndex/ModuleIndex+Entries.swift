@@ -32,6 +32,10 @@ struct IndexWalk {
     let recurse: Bool
     var listings: [String: DirectoryListing?] = [:]
     var entries: [ModuleEntry] = []
+    /// For each of ``entries``, the path to read its source through (the module file or the
+    /// package's `__init__.py`, joined onto the opened directory as ``ModuleIndex/lookup`` does);
+    /// `nil` for namespace packages.
+    var sourcePaths: [String?] = []
 
     init(index: ModuleIndex, recurse: Bool) {
         self.index = index
@@ -60,20 +64,20 @@ struct IndexWalk {
             {
                 visitChild(
                     name: files[fileIndex].name, fileName: files[fileIndex].fileName, directory: nil,
-                    relativePath: relativePath, dottedPrefix: dottedPrefix, ancestors: ancestors)
+                    in: directory, relativePath: relativePath, dottedPrefix: dottedPrefix, ancestors: ancestors)
                 fileIndex += 1
             } else if fileIndex < files.count, files[fileIndex].key == directories[directoryIndex].key {
                 visitChild(
                     name: files[fileIndex].name, fileName: files[fileIndex].fileName,
                     directory: directories[directoryIndex],
-                    relativePath: relativePath, dottedPrefix: dottedPrefix, ancestors: ancestors)
+                    in: directory, relativePath: relativePath, dottedPrefix: dottedPrefix, ancestors: ancestors)
                 fileIndex += 1
                 directoryIndex += 1
                 nextIdentifierDirectory()
             } else {
                 visitChild(
                     name: directories[directoryIndex].name, fileName: nil, directory: directories[directoryIndex],
-                    relativePath: relativePath, dottedPrefix: dottedPrefix, ancestors: ancestors)
+                    in: directory, relativePath: relativePath, dottedPrefix: dottedPrefix, ancestors: ancestors)
                 directoryIndex += 1
                 nextIdentifierDirectory()
             }
@@ -83,7 +87,7 @@ struct IndexWalk {
     /// One importable name of a directory: a package (directory with `__init__.py`) wins over the
     /// module `NAME.py`, which wins over a namespace package (CPython's FileFinder order).
     private mutating func visitChild(
-        name: String, fileName: String?, directory child: ChildDirectory?,
+        name: String, fileName: String?, directory child: ChildDirectory?, in parent: DirectoryListing,
         relativePath: String, dottedPrefix: String, ancestors: [FileIdentity]
     ) {
         let dottedName = CodePointOrder.join(dottedPrefix, ".", name)
@@ -101,14 +105,17 @@ struct IndexWalk {
         if let package = candidate, package.hasInitFile {
             let path = CodePointOrder.join(relativePath, "/", name, "/__init__.py")
             entries.append(ModuleEntry(name: dottedName, kind: .package, path: path))
+            sourcePaths.append(FileSystem.join(package.openedPath, "__init__.py"))
             descend(into: package, relativePath: childRelative, dottedName: dottedName, ancestors: ancestors)
         } else if let fileName {
             let path = CodePointOrder.join(relativePath, "/", fileName)
             entries.append(ModuleEntry(name: dottedName, kind: .module, path: path))
+            sourcePaths.append(FileSystem.join(parent.openedPath, fileName))
         } else if let namespace = candidate,
             holdsPythonFile(namespace, relativePath: childRelative, ancestors: ancestors)
         {
             entries.append(ModuleEntry(name: dottedName, kind: .namespace, path: childRelative))
+            sourcePaths.append(nil)
             descend(into: namespace, relativePath: childRelative, dottedName: dottedName, ancestors: ancestors)
         }
     }

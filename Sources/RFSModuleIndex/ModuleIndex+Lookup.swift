@@ -20,13 +20,47 @@ extension ModuleIndex {
         return try resolve(moduleName, components: components, refresh: true)
     }
 
-    private enum Resolution {
+    enum Resolution {
         case module(fileName: String)
         case package(DirectoryListing)
         case namespace(DirectoryListing)
     }
 
+    /// Where a dotted name resolved: what it is, the listing of the directory holding it, its
+    /// root-relative path (the file for a module, the directory otherwise) and the identities of
+    /// the directories on the way (to refuse symlink cycles below it).
+    struct Location {
+        var resolution: Resolution
+        var parent: DirectoryListing
+        var relativePath: String
+        var parentRelativePath: String
+        var visited: Set<FileIdentity>
+    }
+
     private func resolve(_ name: String, components: [Substring], refresh: Bool) throws -> ModuleSpec? {
+        guard let location = try locate(components: components, refresh: refresh) else { return nil }
+        switch location.resolution {
+        case .module(let fileName):
+            return try sourceSpec(
+                name: name,
+                filePath: FileSystem.join(location.parent.openedPath, fileName),
+                origin: absolutePath(location.relativePath),
+                packageDirectory: nil)
+        case .package(let listing):
+            return try sourceSpec(
+                name: name,
+                filePath: FileSystem.join(listing.openedPath, "__init__.py"),
+                origin: absolutePath(location.relativePath + "/__init__.py"),
+                packageDirectory: absolutePath(location.relativePath))
+        case .namespace:
+            return ModuleSpec(
+                name: name, origin: nil, isPackage: true,
+                submoduleSearchLocations: [absolutePath(location.relativePath)], source: nil)
+        }
+    }
+
+    /// Walks `components` down from the root with FileFinder precedence at each level.
+    func locate(components: [Substring], refresh: Bool) throws -> Location? {
         var directory = try rootListing(refresh: refresh)
         var relativePath = ""
         // Directories already on the path: a symlink back to one of them is a cycle, not a package.
@@ -45,25 +79,14 @@ extension ModuleIndex {
                 // A plain module has no `__path__`, so nothing can be imported below it.
                 guard isLast else { return nil }
                 let fileRelative = relativePath.isEmpty ? fileName : relativePath + "/" + fileName
-                return try sourceSpec(
-                    name: name,
-                    filePath: FileSystem.join(directory.openedPath, fileName),
-                    origin: absolutePath(fileRelative),
-                    packageDirectory: nil)
-            case .package(let listing):
+                return Location(
+                    resolution: .module(fileName: fileName), parent: directory, relativePath: fileRelative,
+                    parentRelativePath: relativePath, visited: visited)
+            case .package(let listing), .namespace(let listing):
                 if isLast {
-                    return try sourceSpec(
-                        name: name,
-                        filePath: FileSystem.join(listing.openedPath, "__init__.py"),
-                        origin: absolutePath(childRelative + "/__init__.py"),
-                        packageDirectory: absolutePath(childRelative))
-                }
-                directory = listing
-            case .namespace(let listing):
-                if isLast {
-                    return ModuleSpec(
-                        name: name, origin: nil, isPackage: true,
-                        submoduleSearchLocations: [absolutePath(childRelative)], source: nil)
+                    return Location(
+                        resolution: resolution!, parent: directory, relativePath: childRelative,
+                        parentRelativePath: relativePath, visited: visited)
                 }
                 directory = listing
             }
@@ -118,7 +141,7 @@ extension ModuleIndex {
     }
 
     /// Reads and decodes a module or `__init__.py`; `nil` if the file vanished since listing.
-    private func sourceSpec(
+    func sourceSpec(
         name: String, filePath: String, origin: String, packageDirectory: String?
     ) throws -> ModuleSpec? {
         switch try sourceReader.read(path: filePath, reportedAs: origin) {

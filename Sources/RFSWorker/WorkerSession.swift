@@ -54,7 +54,7 @@ final class WorkerSession: Sendable {
 
     private func registerHandlers() async {
         await peer.register("initialize") { [environment] request in
-            try Self.initialize(request.params, info: environment.info)
+            try Self.initialize(request.params, info: environment.info, maxMessageSize: environment.maxMessageSize)
         }
         await peer.register("request_plugin_info") { [environment] _ in
             let names = await environment.coordinator.context.topLevelNames.sorted()
@@ -70,7 +70,12 @@ final class WorkerSession: Sendable {
         }
     }
 
-    static func initialize(_ params: JSONValue?, info: WorkerInfo) throws -> JSONValue {
+    /// Checks the client's protocol versions and describes the worker.
+    ///
+    /// Capabilities beyond DESIGN.md §3: `prefetch` invites the client to attach the modules below
+    /// a package to its `fetch_module` reply (`"prefetched": [result, …]`), at most `max_modules`
+    /// of them and `max_bytes` of source — half the message limit, so a reply always fits.
+    static func initialize(_ params: JSONValue?, info: WorkerInfo, maxMessageSize: Int) throws -> JSONValue {
         if case .object(let object)? = params, let versions = object["protocol_versions"] {
             guard case .array(let items) = versions else {
                 throw JSONRPCError.invalidParams("initialize: 'protocol_versions' must be an array of integers")
@@ -92,6 +97,9 @@ final class WorkerSession: Sendable {
             "capabilities": .object([
                 "batch": true, "cancel": true, "output": true,
                 "namespace_packages": true, "fetch_result_shapes": .array(["spec", "filepath"]),
+                "prefetch": .object([
+                    "max_modules": 4096, "max_bytes": .int(Int64(min(32 << 20, maxMessageSize / 2))),
+                ]),
             ]),
         ])
     }

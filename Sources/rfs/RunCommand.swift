@@ -33,6 +33,7 @@ struct RunCommand: AsyncParsableCommand {
     var scriptArguments: [String] = []
 
     @OptionGroup var connection: WorkerConnectionOptions
+    @OptionGroup var prefetch: PrefetchOptions
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
@@ -86,7 +87,7 @@ struct RunCommand: AsyncParsableCommand {
         code: String, scriptPath: String, names: [String], sources: SourceSet, endpoint: WorkerEndpoint, logger: Logger
     ) async throws -> RunResult {
         let session = try await ClientSession.connect(to: endpoint, logger: logger)
-        await session.serve(sources)
+        await session.serve(sources, prefetch: prefetch.limits)
         await session.onOutput { stream, text in
             Console.write(text, to: stream == "stderr" ? .standardError : .standardOutput)
         }

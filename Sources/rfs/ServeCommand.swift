@@ -27,6 +27,7 @@ struct ServeCommand: AsyncParsableCommand {
     var excludes: [String] = []
 
     @OptionGroup var connection: WorkerConnectionOptions
+    @OptionGroup var prefetch: PrefetchOptions
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
@@ -43,7 +44,7 @@ struct ServeCommand: AsyncParsableCommand {
         let connectionID = id ?? UUID().uuidString.lowercased()
         do {
             session = try await ClientSession.connect(to: try connection.endpoint(url: worker), logger: logger)
-            await session.serve(sources)
+            await session.serve(sources, prefetch: prefetch.limits)
             try await session.setConnectionID(connectionID)
         } catch {
             throw Console.fail("\(error)")

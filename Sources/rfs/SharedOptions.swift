@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import RFSClient
+import RFSModuleIndex
 
 /// How to reach a worker: shared by `run`, `serve` and `info`.
 struct WorkerConnectionOptions: ParsableArguments {
@@ -35,6 +36,25 @@ enum BearerTokenSource {
             return token
         }
         return nil
+    }
+}
+
+/// How much of a package travels with it when the worker imports it: shared by `run` and `serve`.
+struct PrefetchOptions: ParsableArguments {
+    @Option(
+        name: .customLong("prefetch-max-bytes"),
+        help: "Source bytes a package's reply may carry of the modules below it (0: one module per reply).")
+    var maxBytes: Int = PrefetchLimits.default.maxBytes
+
+    @Flag(name: .customLong("no-prefetch"), help: "Send one module per reply, as the reference plugin does.")
+    var disabled = false
+
+    func validate() throws {
+        guard maxBytes >= 0 else { throw ValidationError("--prefetch-max-bytes must be 0 or more, not \(maxBytes)") }
+    }
+
+    var limits: PrefetchLimits {
+        disabled ? .disabled : PrefetchLimits(maxModules: PrefetchLimits.default.maxModules, maxBytes: maxBytes)
     }
 }
 

@@ -87,6 +87,9 @@ class FakeConnection:
         responses: module name → a response body (``{"result": ...}`` or
             ``{"error": {...}}``) or an exception instance to raise.
         fail_with: an exception raised for every request (transport failure).
+        prefetch: attach every module below a package to the package's result
+            (``"prefetched"``), as the Swift client does for a worker that
+            offers the ``prefetch`` capability.
     """
 
     def __init__(
@@ -97,12 +100,14 @@ class FakeConnection:
         shape: str = "new",
         responses: Optional[dict[str, Any]] = None,
         fail_with: Optional[BaseException] = None,
+        prefetch: bool = False,
     ) -> None:
         self.id = id
         self.files = dict(files or {})
         self.shape = shape
         self.responses = dict(responses or {})
         self.fail_with = fail_with
+        self.prefetch = prefetch
         self.calls: list[str] = []
         self.requests: list[dict] = []
         self.timeouts: list[Optional[float]] = []
@@ -119,7 +124,11 @@ class FakeConnection:
             if isinstance(canned, BaseException):
                 raise canned
             return {"jsonrpc": "2.0", "id": request["id"], **canned}
-        result = module_index(self.files).get(name)
+        index = module_index(self.files)
+        result = index.get(name)
+        if self.prefetch and result is not None and result["is_package"]:
+            below = [index[n] for n in sorted(index) if n.startswith(name + ".")]
+            result = dict(result, prefetched=below)
         if self.shape == "old":
             result = old_shape(result)
         return {"jsonrpc": "2.0", "id": request["id"], "result": result}

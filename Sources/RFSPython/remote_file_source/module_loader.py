@@ -3,6 +3,10 @@
 ``RemoteMetaPathFinder.find_spec`` asks the client for a module with one
 ``fetch_module`` round trip; the answer carries both the spec data and the
 source, so the ``RemoteModuleLoader`` it returns never talks to the network.
+A client that was offered the ``prefetch`` capability may attach the modules
+below a package to the package's answer (``"prefetched"``); the finder keeps
+those briefly and serves the package's own imports from them, so importing a
+package costs one round trip instead of one per module.
 
 The loader behaves like CPython's source loaders as far as users can tell:
 modules get ``__file__`` (the client's path), ``__path__`` for packages and
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import linecache
 import logging
+import time
 import posixpath
 import ntpath
 from importlib.abc import ExecutionLoader, MetaPathFinder
@@ -37,6 +42,11 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 FETCH_MODULE_METHOD = "fetch_module"
+
+#: Seconds a prefetched module stays usable. Imports of a package's modules come in a burst right
+#: after the package's own; past this, the module is asked for afresh, so a file edited during a
+#: long run is served as it is on disk then, as without prefetching.
+PREFETCH_TTL = 2.0
 
 
 def _is_real_path(origin: Optional[str]) -> bool:
@@ -336,14 +346,27 @@ class RemoteMetaPathFinder(MetaPathFinder):
     * a timeout, a lost connection or any other failure of the request:
       ImportError naming the module and the cause, raised ``from`` the cause;
     * a malformed result: ImportError describing what is wrong.
+
+    Results listed in a package's ``"prefetched"`` are kept for ``prefetch_ttl``
+    seconds and used once each, only for names below that package; a malformed
+    one is dropped and its module asked for like any other. ``invalidate_caches``
+    (``importlib.invalidate_caches()``) discards them; the worker does so at the
+    start of every run, so a run never sees what an earlier run prefetched.
     """
 
     def __init__(
-        self, connection: Any, plugin: PluginObject, *, timeout: Optional[float] = None
+        self,
+        connection: Any,
+        plugin: PluginObject,
+        *,
+        timeout: Optional[float] = None,
+        prefetch_ttl: float = PREFETCH_TTL,
     ) -> None:
         self._connection = connection
         self._plugin = plugin
         self.timeout = timeout
+        self.prefetch_ttl = prefetch_ttl
+        self._prefetched: dict[str, tuple[float, Any]] = {}
 
     @property
     def connection(self) -> Any:
@@ -387,6 +410,10 @@ class RemoteMetaPathFinder(MetaPathFinder):
         if not self._should_serve(fullname):
             return None
 
+        spec = self._spec_from_prefetched(fullname)
+        if spec is not None:
+            return spec
+
         response = self._request(fullname)
         if not isinstance(response, dict) or not ("result" in response or "error" in response):
             raise ImportError(
@@ -423,6 +450,35 @@ class RemoteMetaPathFinder(MetaPathFinder):
             ) from exc
 
         logger.debug("fetched %r", descriptor)
+        if descriptor.is_package and isinstance(result.get("prefetched"), list):
+            self._keep_prefetched(fullname, result["prefetched"])
+        return self._spec_from_descriptor(descriptor)
+
+    def _keep_prefetched(self, package: str, results: list) -> None:
+        """Remember the results below ``package`` until they expire."""
+        expires = time.monotonic() + self.prefetch_ttl
+        prefix = package + "."
+        for result in results:
+            name = result.get("name") if isinstance(result, dict) else None
+            if isinstance(name, str) and name.startswith(prefix):
+                self._prefetched[name] = (expires, result)
+            else:
+                logger.debug("ignoring prefetched entry %.80r under %s", result, package)
+
+    def _spec_from_prefetched(self, fullname: str) -> Optional[ModuleSpec]:
+        """The spec for a kept result of ``fullname`` (used once), or None to ask the client."""
+        kept = self._prefetched.pop(fullname, None)
+        if kept is None:
+            return None
+        expires, result = kept
+        if time.monotonic() > expires:
+            return None
+        try:
+            descriptor = RemoteModuleDescriptor.from_result(fullname, result)
+        except ValueError as exc:
+            logger.warning("prefetched %s is malformed (%s); asking the client", fullname, exc)
+            return None
+        logger.debug("prefetched %r", descriptor)
         return self._spec_from_descriptor(descriptor)
 
     @staticmethod
@@ -445,7 +501,8 @@ class RemoteMetaPathFinder(MetaPathFinder):
         return spec
 
     def invalidate_caches(self) -> None:
-        """Nothing is cached: every import asks the client afresh."""
+        """Discard prefetched results: every import from now on asks the client afresh."""
+        self._prefetched.clear()
 
     def __repr__(self) -> str:
         return f"<RemoteMetaPathFinder connection={getattr(self._connection, 'id', None)!r}>"

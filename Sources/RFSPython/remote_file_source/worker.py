@@ -107,8 +107,18 @@ def unregister_connection(connection_id):
 
 
 def set_execution_context(connection_id, names):
-    """Set the plugin's execution context; the plugin evicts old and new names from sys.modules."""
+    """Set the plugin's execution context; the plugin evicts old and new names from sys.modules.
+
+    Prefetched sources are discarded too: what a client sent for the old context is not served
+    in the new one.
+    """
     plugin.set_execution_context(connection_id, set(names))
+    _discard_prefetched()
+
+
+def _discard_prefetched():
+    for finder in _finders.values():
+        finder.invalidate_caches()
 
 
 def top_level_names():
@@ -237,6 +247,8 @@ def begin_run(source, filename, argv):
     compile gets ``run.code = None`` and ``run.error`` set, and ``end_run`` reports the error
     the way CPython does for a script (no traceback, just the SyntaxError).
     """
+    # A run sees only what is prefetched during it: sources are as on disk at the run's imports.
+    _discard_prefetched()
     run = _Run()
     run.filename = filename
     run.saved = (sys.argv, sys.stdin, sys.stdout, sys.stderr, sys.modules.get("__main__"))

@@ -1,0 +1,93 @@
+/// How much one prefetch may carry: the modules below a package that travel with it.
+public struct PrefetchLimits: Sendable, Hashable {
+    /// At most this many modules (0 turns prefetching off).
+    public var maxModules: Int
+    /// At most this many bytes of source text, in UTF-8.
+    public var maxBytes: Int
+
+    public init(maxModules: Int, maxBytes: Int) {
+        self.maxModules = max(0, maxModules)
+        self.maxBytes = max(0, maxBytes)
+    }
+
+    /// What `rfs run` and `rfs serve` send unless told otherwise: enough for a few hundred
+    /// typical modules, little enough to cost tens of milliseconds on a slow link.
+    public static let `default` = PrefetchLimits(maxModules: 1024, maxBytes: 4 << 20)
+
+    public static let disabled = PrefetchLimits(maxModules: 0, maxBytes: 0)
+
+    /// The tighter of two limits, per field (the client's wish against the worker's maximum).
+    public func clamped(to other: PrefetchLimits) -> PrefetchLimits {
+        PrefetchLimits(maxModules: min(maxModules, other.maxModules), maxBytes: min(maxBytes, other.maxBytes))
+    }
+
+    public var isDisabled: Bool { maxModules == 0 || maxBytes == 0 }
+}
+
+/// `descendants`: the specs a package's `fetch_module` reply can carry along, so that importing
+/// a package costs one round trip instead of one per module.
+extension ModuleIndex {
+    /// The modules below package `name`, nearest first (all children, then all grandchildren, …;
+    /// by name within a level), each with its source read now, until `limits` would be exceeded.
+    ///
+    /// Each spec is exactly what ``lookup(_:)`` would answer for its name at this moment: the
+    /// directories are listed afresh, and sources are read through the same confinement checks.
+    /// A module whose source cannot be served (undecodable, unreadable, vanished) is left out, so
+    /// the worker asks for it on its own and gets the error reply that names the file.
+    ///
+    /// - Returns: `[]` when `name` is not a package of this folder or the limits are zero.
+    public func descendants(of name: String, limits: PrefetchLimits) -> [ModuleSpec] {
+        guard !limits.isDisabled, let components = ModuleName.components(of: name),
+            let location = try? locate(components: components, refresh: false)
+        else { return [] }
+        let listing: DirectoryListing
+        switch location.resolution {
+        case .package(let package), .namespace(let package): listing = package
+        case .module: return []
+        }
+        var walk = IndexWalk(index: self, recurse: true)
+        var ancestors = Array(location.visited)
+        ancestors.append(listing.stamp.identity)
+        walk.visit(listing, relativePath: location.relativePath, dottedPrefix: name, ancestors: ancestors)
+
+        // Nearest first: a package's own imports are most often its direct children, and when
+        // the limits cut the list short the deeper modules are the ones asked for separately.
+        let order = walk.entries.indices.sorted { lhs, rhs in
+            let lhsDepth = walk.entries[lhs].name.utf8.count(where: { $0 == UInt8(ascii: ".") })
+            let rhsDepth = walk.entries[rhs].name.utf8.count(where: { $0 == UInt8(ascii: ".") })
+            return lhsDepth != rhsDepth ? lhsDepth < rhsDepth : lhs < rhs
+        }
+        var specs: [ModuleSpec] = []
+        var bytes = 0
+        for position in order {
+            guard specs.count < limits.maxModules else { break }
+            let entry = walk.entries[position]
+            guard let spec = spec(for: entry, sourcePath: walk.sourcePaths[position]) else { continue }
+            bytes += spec.source?.utf8.count ?? 0
+            guard bytes <= limits.maxBytes else { break }
+            specs.append(spec)
+        }
+        return specs
+    }
+
+    private func spec(for entry: ModuleEntry, sourcePath: String?) -> ModuleSpec? {
+        switch entry.kind {
+        case .namespace:
+            return ModuleSpec(
+                name: entry.name, origin: nil, isPackage: true,
+                submoduleSearchLocations: [absolutePath(entry.path)], source: nil)
+        case .module, .package:
+            guard let sourcePath else { return nil }
+            let directory = entry.kind == .package ? String(entry.path.dropLast("/__init__.py".count)) : nil
+            do {
+                return try sourceSpec(
+                    name: entry.name, filePath: sourcePath, origin: absolutePath(entry.path),
+                    packageDirectory: directory.map(absolutePath))
+            } catch {
+                logger.debug(
+                    "not prefetched; the worker will ask for it", metadata: ["module": "\(entry.name)", "error": "\(error)"])
+                return nil
+            }
+        }
+    }
+}
