@@ -23,6 +23,26 @@ struct RemoteImportTests {
                 """)
     }
 
+    @Test("a package's modules travel with its reply; --no-prefetch asks for each, with the same result")
+    func prefetching() async throws {
+        func fetchedNames(_ stderr: String) -> [String] {
+            stderr.split(separator: "\n").filter { $0.hasSuffix("] fetch") }.compactMap { line in
+                line.split(separator: " ").first { $0.hasPrefix("module=") }.map { String($0.dropFirst("module=".count)) }
+            }
+        }
+        let arguments = ["run", "--log-level", "info", "--source", Paths.workspace, Paths.job("imports_all.py")]
+        let prefetched = try await rfs(arguments)
+        let single = try await rfs(arguments + ["--no-prefetch"])
+        #expect(prefetched.status == 0 && single.status == 0, "stderr: \(prefetched.stderr)\n\(single.stderr)")
+        #expect(prefetched.stdout == single.stdout)
+
+        let below = ["pkg_relative.helpers", "pkg_relative.sub", "pkg_relative.sub.leaf", "pkg_relative.sub.deeper"]
+        #expect(fetchedNames(prefetched.stderr).contains("pkg_relative"))
+        #expect(Set(fetchedNames(prefetched.stderr)).isDisjoint(with: below), "stderr: \(prefetched.stderr)")
+        #expect(Set(below).isSubset(of: fetchedNames(single.stderr)), "stderr: \(single.stderr)")
+        #expect(prefetched.stderr.contains("prefetched=5"))
+    }
+
     @Test("a syntax error exits 1 with the client path, line and source in the traceback")
     func syntaxError() async throws {
         let result = try await rfs(["run", "--source", Paths.workspace, Paths.job("syntax_error.py")])

@@ -71,6 +71,46 @@ struct WorkerProtocolTests {
         _ = await worker.stop()
     }
 
+    @Test("prefetch: offered in initialize; a package's prefetched modules are not asked for, and only in its run")
+    func prefetch() async throws {
+        let worker = try await TestWorker.start()
+        let client = try await RawClient(worker: worker)
+        let (reply, _) = try await client.call("initialize", params: ["protocol_versions": [1]])
+        let offer = reply["result"]?["capabilities"]?["prefetch"]
+        #expect((offer?["max_modules"]?.intValue ?? 0) > 0)
+        #expect((offer?["max_bytes"]?.intValue ?? 0) > 0)
+        _ = try await client.call("set_connection_id", params: ["id": "raw"])
+
+        func module(_ name: String, _ source: String, package: Bool = false) -> JSONValue {
+            let file = "/client/" + name.replacingOccurrences(of: ".", with: "/") + (package ? "/__init__.py" : ".py")
+            return [
+                "name": .string(name), "origin": .string(file), "is_package": .bool(package),
+                "submodule_search_locations": package ? [.string(String(file.dropLast("/__init__.py".count)))] : nil,
+                "source": .string(source),
+            ]
+        }
+        let context: JSONValue = ["connection_id": "raw", "top_level_names": ["wpkg"]]
+        guard case .object(var package) = module("wpkg", "", package: true) else { return }
+        package["prefetched"] = [module("wpkg.a", "A = 1\n"), module("wpkg.b", "B = 2\n")]
+
+        let (first, output) = try await client.call(
+            "run", params: ["code": "import wpkg.a, wpkg.b; print(wpkg.a.A + wpkg.b.B)", "context": context],
+            modules: ["wpkg": .object(package)])
+        #expect(first["result"] == ["status": "ok"])
+        #expect(output == "3\n")
+        #expect(await client.fetched == ["wpkg"])
+
+        // The next run asks afresh: what the first run prefetched is not served to it.
+        let (second, secondOutput) = try await client.call(
+            "run", params: ["code": "import wpkg.a; print(wpkg.a.A)", "context": context],
+            modules: ["wpkg": module("wpkg", "", package: true), "wpkg.a": module("wpkg.a", "A = 10\n")])
+        #expect(second["result"] == ["status": "ok"])
+        #expect(secondOutput == "10\n")
+        #expect(await client.fetched == ["wpkg", "wpkg", "wpkg.a"])
+        await client.close()
+        _ = await worker.stop()
+    }
+
     @Test("run streams output notifications before its reply and maps every ending")
     func runOutcomes() async throws {
         let worker = try await TestWorker.start()

@@ -8,6 +8,8 @@ actor RawClient {
     private let session: WebSocketSession
     private let inbox = Inbox()
     private var nextID = 1000
+    /// Every `fetch_module` the worker sent, by module name, in order.
+    private(set) var fetched: [String] = []
 
     init(worker: TestWorker) async throws {
         session = try await WebSocketClient.connect(
@@ -53,6 +55,7 @@ actor RawClient {
                 output += text
             } else if message["method"] == "fetch_module", let requestID = message["id"] {
                 let name = message["params"]?["module_name"]?.stringValue ?? ""
+                fetched.append(name)
                 let result = modules[name] ?? .null
                 try await send(JSONValue.object(["jsonrpc": "2.0", "id": requestID, "result": result]).serialized())
             }
