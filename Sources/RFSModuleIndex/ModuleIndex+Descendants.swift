@@ -45,29 +45,46 @@ extension ModuleIndex {
         case .package(let package), .namespace(let package): listing = package
         case .module: return []
         }
-        var walk = IndexWalk(index: self, recurse: true)
-        var ancestors = Array(location.visited)
-        ancestors.append(listing.stamp.identity)
-        walk.visit(listing, relativePath: location.relativePath, dottedPrefix: name, ancestors: ancestors)
-
-        // Nearest first: a package's own imports are most often its direct children, and when
-        // the limits cut the list short the deeper modules are the ones asked for separately.
-        let order = walk.entries.indices.sorted { lhs, rhs in
-            let lhsDepth = walk.entries[lhs].name.utf8.count(where: { $0 == UInt8(ascii: ".") })
-            let rhsDepth = walk.entries[rhs].name.utf8.count(where: { $0 == UInt8(ascii: ".") })
-            return lhsDepth != rhsDepth ? lhsDepth < rhsDepth : lhs < rhs
-        }
+        // Breadth first, one directory at a time: a package's own imports are most often its
+        // direct children, and when the limits cut the list short the deeper modules are the
+        // ones asked for separately. Stopping there also bounds the directories read in a huge
+        // tree to about those of the modules sent.
+        var walk = IndexWalk(index: self, recurse: false)
+        var queue = [PendingDirectory(
+            listing: listing, relativePath: location.relativePath, name: name,
+            ancestors: Array(location.visited) + [listing.stamp.identity])]
         var specs: [ModuleSpec] = []
         var bytes = 0
-        for position in order {
-            guard specs.count < limits.maxModules else { break }
-            let entry = walk.entries[position]
-            guard let spec = spec(for: entry, sourcePath: walk.sourcePaths[position]) else { continue }
-            bytes += spec.source?.utf8.count ?? 0
-            guard bytes <= limits.maxBytes else { break }
-            specs.append(spec)
+        var next = 0
+        while next < queue.count {
+            let directory = queue[next]
+            next += 1
+            let first = walk.entries.count
+            walk.visit(
+                directory.listing, relativePath: directory.relativePath, dottedPrefix: directory.name,
+                ancestors: directory.ancestors)
+            for position in first..<walk.entries.count {
+                guard specs.count < limits.maxModules else { return specs }
+                let entry = walk.entries[position]
+                if let below = entry.directoryPath, let child = walk.listings[below] ?? nil {
+                    queue.append(PendingDirectory(
+                        listing: child, relativePath: below, name: entry.name,
+                        ancestors: directory.ancestors + [child.stamp.identity]))
+                }
+                guard let spec = spec(for: entry, sourcePath: walk.sourcePaths[position]) else { continue }
+                bytes += spec.source?.utf8.count ?? 0
+                guard bytes <= limits.maxBytes else { return specs }
+                specs.append(spec)
+            }
         }
         return specs
+    }
+
+    private struct PendingDirectory {
+        var listing: DirectoryListing
+        var relativePath: String
+        var name: String
+        var ancestors: [FileIdentity]
     }
 
     private func spec(for entry: ModuleEntry, sourcePath: String?) -> ModuleSpec? {
@@ -78,16 +95,26 @@ extension ModuleIndex {
                 submoduleSearchLocations: [absolutePath(entry.path)], source: nil)
         case .module, .package:
             guard let sourcePath else { return nil }
-            let directory = entry.kind == .package ? String(entry.path.dropLast("/__init__.py".count)) : nil
             do {
                 return try sourceSpec(
                     name: entry.name, filePath: sourcePath, origin: absolutePath(entry.path),
-                    packageDirectory: directory.map(absolutePath))
+                    packageDirectory: entry.directoryPath.map(absolutePath))
             } catch {
                 logger.debug(
                     "not prefetched; the worker will ask for it", metadata: ["module": "\(entry.name)", "error": "\(error)"])
                 return nil
             }
+        }
+    }
+}
+
+extension ModuleEntry {
+    /// The root-relative directory of a package or namespace package; `nil` for a module.
+    var directoryPath: String? {
+        switch kind {
+        case .module: nil
+        case .package: String(path.dropLast("/__init__.py".count))
+        case .namespace: path
         }
     }
 }

@@ -94,6 +94,15 @@ struct DescendantsTests {
         #expect(!specs.contains { $0.source?.contains("SECRET") == true })
     }
 
+    @Test("a symlink back to an enclosing package is a cycle, not more modules")
+    func cycle() throws {
+        let tree = try TemporaryTree(["pkg/__init__.py": "", "pkg/sub/__init__.py": "", "pkg/sub/a.py": ""])
+        try tree.symlink("pkg/sub/loop", to: tree.path("pkg"))
+        let index = try ModuleIndex(root: tree.root)
+        #expect(index.descendants(of: "pkg", limits: .default).map(\.name) == ["pkg.sub", "pkg.sub.a"])
+        #expect(try index.lookup("pkg.sub.loop") == nil)
+    }
+
     @Test("the tree is read now: a module added or edited after the package was cached is seen")
     func freshness() throws {
         let tree = try TemporaryTree(["pkg/__init__.py": "", "pkg/a.py": "A = 1\n"])
