@@ -53,7 +53,7 @@ struct DescendantsTests {
         #expect(index.descendants(of: "other", limits: .default).isEmpty)
         #expect(index.descendants(of: "missing", limits: .default).isEmpty)
         #expect(index.descendants(of: "pkg/../pkg", limits: .default).isEmpty)
-        #expect(index.descendants(of: "pkg", limits: .disabled).isEmpty)
+        #expect(index.descendants(of: "pkg", limits: PrefetchLimits(maxModules: 0, maxBytes: 0)).isEmpty)
     }
 
     @Test("the module limit and the byte limit cut the deepest modules off")

@@ -2,7 +2,7 @@ import RFSTransport
 import Testing
 
 /// `wss://` with a self-signed certificate: trusted through `caFile`, refused without it.
-@Suite(.enabled(if: TestCertificate.isOpenSSLAvailable, "needs the openssl CLI to make a test certificate"))
+@Suite
 struct TLSTests {
     private func withTLSServer(_ body: (WebSocketServer, TestCertificate) async throws -> Void) async throws {
         let certificate = try await TestCertificate.make()

@@ -16,13 +16,11 @@ struct TestCertificate: Sendable {
         return nil
     }()
 
-    static var isOpenSSLAvailable: Bool { self.opensslPath != nil }
-
     /// Generates the key pair and certificate in a fresh temporary directory (on NIO's thread
     /// pool: running a process blocks).
     static func make() async throws -> TestCertificate {
         guard let openssl = self.opensslPath else {
-            throw TestFailure("openssl is not installed")
+            throw TestFailure("openssl is not installed (scripts/test installs it with apt-get)")
         }
         return try await NIOThreadPool.singleton.runIfActive {
             let directory = FileManager.default.temporaryDirectory
