@@ -28,12 +28,25 @@ let package = Package(
         ),
         // Plain C wrappers for what Swift cannot import from Python.h (macros, globals, variadics).
         .target(name: "CRFSPythonShim", dependencies: ["CPython"]),
+        // Process and descriptor helpers Swift's Glibc module lacks (posix_spawn extras, ppoll, eventfd).
+        .target(name: "CRFSSystem"),
         .target(name: "RFSProtocol", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        // The protocol's typed shapes: every method's params and results, versions, capabilities.
+        .target(name: "RFSWire", dependencies: ["RFSProtocol"]),
         .target(name: "RFSModuleIndex", dependencies: [.product(name: "Logging", package: "swift-log")]),
         .target(
             name: "RFSPython",
-            dependencies: ["CRFSPythonShim", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "CRFSPythonShim", "CRFSSystem", "RFSProtocol", "RFSWire", .product(name: "Logging", package: "swift-log"),
+            ],
             resources: [.copy("remote_file_source")]
+        ),
+        // A run host: one embedded interpreter in a child process of the worker (DESIGN.md §6).
+        .target(
+            name: "RFSHost",
+            dependencies: [
+                "RFSPython", "RFSProtocol", "RFSWire", "CRFSSystem", .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .target(
             name: "RFSTransport",
@@ -50,7 +63,9 @@ let package = Package(
         .target(
             name: "RFSWorker",
             dependencies: [
-                "RFSProtocol", "RFSPython", "RFSTransport",
+                "RFSProtocol", "RFSWire", "RFSTransport", "CRFSSystem",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -58,14 +73,14 @@ let package = Package(
         .target(
             name: "RFSClient",
             dependencies: [
-                "RFSProtocol", "RFSModuleIndex", "RFSTransport",
+                "RFSProtocol", "RFSWire", "RFSModuleIndex", "RFSTransport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "rfs",
             dependencies: [
-                "RFSWorker", "RFSClient", "RFSModuleIndex", "RFSProtocol",
+                "RFSWorker", "RFSHost", "RFSClient", "RFSModuleIndex", "RFSProtocol", "RFSWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -76,9 +91,10 @@ let package = Package(
         ),
         .testTarget(name: "RFSProtocolTests", dependencies: ["RFSProtocol"]),
         .testTarget(name: "RFSModuleIndexTests", dependencies: ["RFSModuleIndex"]),
+        .testTarget(name: "RFSWireTests", dependencies: ["RFSWire", "RFSProtocol"]),
         .testTarget(
             name: "RFSPythonTests",
-            dependencies: ["RFSPython", "RFSModuleIndex", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["RFSPython", "RFSWire", "RFSModuleIndex", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "RFSTransportTests",
@@ -95,7 +111,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RFSEndToEndTests",
-            dependencies: ["RFSProtocol", "RFSTransport", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["RFSProtocol", "RFSWire", "RFSTransport", .product(name: "Logging", package: "swift-log")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -10,6 +10,7 @@ PyObject *rfs_py_none(void) { return Py_None; }
 PyObject *rfs_py_true(void) { return Py_True; }
 PyObject *rfs_py_false(void) { return Py_False; }
 PyObject *rfs_py_new_none(void) { Py_RETURN_NONE; }
+PyObject *rfs_py_new_false(void) { Py_RETURN_FALSE; }
 void rfs_py_incref(PyObject *object) { Py_INCREF(object); }
 void rfs_py_decref(PyObject *object) { Py_DECREF(object); }
 void rfs_py_xdecref(PyObject *object) { Py_XDECREF(object); }
@@ -30,6 +31,7 @@ PyObject *rfs_exc_connection_error(void) { return PyExc_ConnectionError; }
 PyObject *rfs_exc_runtime_error(void) { return PyExc_RuntimeError; }
 PyObject *rfs_exc_type_error(void) { return PyExc_TypeError; }
 PyObject *rfs_exc_value_error(void) { return PyExc_ValueError; }
+PyObject *rfs_exc_permission_error(void) { return PyExc_PermissionError; }
 
 PyObject *rfs_err_take_exception(void) {
     PyObject *type = NULL, *value = NULL, *traceback = NULL;
@@ -129,6 +131,15 @@ static PyObject *bridge_write(PyObject *self, PyObject *args, PyObject *kwargs) 
     Py_RETURN_NONE;
 }
 
+static PyObject *bridge_take_interrupt(PyObject *self, PyObject *unused) {
+    (void)self;
+    (void)unused;
+    if (bridge_callbacks.take_interrupt == NULL) {
+        Py_RETURN_NONE;
+    }
+    return bridge_callbacks.take_interrupt();
+}
+
 // Static storage: CPython keeps pointers to the method table and module definition forever.
 static PyMethodDef bridge_methods[] = {
     {"request", (PyCFunction)(void (*)(void))bridge_request, METH_VARARGS | METH_KEYWORDS,
@@ -138,6 +149,11 @@ static PyMethodDef bridge_methods[] = {
      "Raises TimeoutError, ConnectionError or RuntimeError."},
     {"write", (PyCFunction)(void (*)(void))bridge_write, METH_VARARGS | METH_KEYWORDS,
      "write(stream, text) -> None\n\nDeliver output of the current run ('stdout' or 'stderr')."},
+    {"take_interrupt", bridge_take_interrupt, METH_NOARGS,
+     "take_interrupt() -> None | False | str\n\n"
+     "For the run host's SIGINT handler: None when the worker asked for no interrupt, False when\n"
+     "one is pending but must wait (the run's own code is not executing), else the message of\n"
+     "the KeyboardInterrupt to raise now."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -188,7 +204,7 @@ int rfs_python_initialize(const rfs_python_options *options, char *error, size_t
         PyConfig_InitPythonConfig(&config);
         config.user_site_directory = 0;
     }
-    config.install_signal_handlers = 0;  // the Swift process owns SIGINT/SIGTERM
+    config.install_signal_handlers = options->install_signal_handlers ? 1 : 0;
     config.parse_argv = 0;
     config.write_bytecode = options->write_bytecode ? 1 : 0;
     config.site_import = options->site_import ? 1 : 0;
@@ -214,7 +230,7 @@ int rfs_python_initialize(const rfs_python_options *options, char *error, size_t
     // imported and finds SIGINT at SIG_DFL, even with install_signal_handlers = 0. Import it now
     // and put back what the embedding process had, so SIGINT stays the Swift side's.
     struct sigaction sigint_before;
-    int have_sigint = sigaction(SIGINT, NULL, &sigint_before) == 0;
+    int have_sigint = !options->install_signal_handlers && sigaction(SIGINT, NULL, &sigint_before) == 0;
 
     status = Py_InitializeFromConfig(&config);
     PyConfig_Clear(&config);

@@ -3,6 +3,7 @@ import Logging
 import RFSModuleIndex
 import RFSProtocol
 import RFSTransport
+import RFSWire
 import Synchronization
 
 /// Where and how to reach a worker.
@@ -62,14 +63,22 @@ public final class ClientSession: Sendable {
             send: { text in try await transport.send(text) })
         let session = ClientSession(endpoint: endpoint, transport: transport, peer: peer, logger: logger)
         let reply = try await session.peer.request(
-            "initialize",
-            params: ["protocol_versions": [1], "client": ["name": "rfs", "version": .string(RFSVersion.current)]],
+            WireMethod.initialize,
+            params: InitializeParams(clientName: "rfs", clientVersion: RFSVersion.current).json,
             timeout: .seconds(30))
-        guard case .int(1)? = reply["protocol_version"] else {
+        let result: InitializeResult
+        do {
+            result = try InitializeResult(json: reply)
+        } catch {
             await session.close()
-            throw ClientError.protocolMismatch(url: endpoint.url, reason: "worker did not agree on protocol version 1: \(reply.serialized())")
+            throw ClientError.protocolMismatch(url: endpoint.url, reason: "unexpected initialize result \(reply.serialized()): \(error)")
         }
-        session.workerPrefetch.withLock { $0 = PrefetchLimits(capability: reply["capabilities"]?["prefetch"]) }
+        guard WireProtocol.supportedVersions.contains(result.protocolVersion) else {
+            await session.close()
+            throw ClientError.protocolMismatch(
+                url: endpoint.url, reason: "worker chose protocol version \(result.protocolVersion), this client speaks \(WireProtocol.supportedVersions)")
+        }
+        session.workerPrefetch.withLock { $0 = PrefetchLimits(offer: result.capabilities.prefetch) }
         return session
     }
 
@@ -86,10 +95,8 @@ public final class ClientSession: Sendable {
     public func serve(_ sources: SourceSet, prefetch: PrefetchLimits = .default) async {
         let logger = self.logger
         let limits = prefetch.clamped(to: prefetchOffered)
-        await peer.register("fetch_module") { request in
-            guard case .string(let name)? = request.params?["module_name"] else {
-                throw JSONRPCError.invalidParams("fetch_module: 'module_name' must be a string")
-            }
+        await peer.register(WireMethod.fetchModule) { request in
+            let name = try FetchModuleParams(json: request.params).moduleName
             let start = ContinuousClock.now
             let found: ModuleLookup?
             do {
@@ -106,47 +113,50 @@ public final class ClientSession: Sendable {
                     "module": "\(name)", "found": "\(found != nil)", "prefetched": "\(found?.prefetched.count ?? 0)",
                     "bytes": "\(found?.sourceBytes ?? 0)", "us": "\(micros)",
                 ])
-            return found?.jsonValue ?? .null
+            return found?.result.json ?? .null
         }
     }
 
     /// Delivers `output` notifications (the run's stdout/stderr) to `handler` as they arrive.
     public func onOutput(_ handler: @escaping @Sendable (_ stream: String, _ text: String) -> Void) async {
-        await peer.registerNotification("output") { params in
-            guard case .string(let stream)? = params?["stream"], case .string(let text)? = params?["text"] else { return }
-            handler(stream, text)
+        await peer.registerNotification(WireMethod.output) { params in
+            guard let output = try? OutputParams(json: params) else { return }
+            handler(output.stream.rawValue, output.text)
         }
     }
 
     public func setConnectionID(_ id: String) async throws {
-        _ = try await peer.request("set_connection_id", params: ["id": .string(id)], timeout: .seconds(30))
+        _ = try await peer.request(WireMethod.setConnectionID, params: SetConnectionIDParams(id: id).json, timeout: .seconds(30))
     }
 
     /// Top-level names of the worker's current execution context.
     public func pluginInfo() async throws -> [String] {
-        let reply = try await peer.request("request_plugin_info", params: .object([:]), timeout: .seconds(30))
-        guard case .array(let names)? = reply["full_names"] else {
-            throw ClientError.unexpectedReply(method: "request_plugin_info", detail: reply.serialized())
+        let reply = try await peer.request(WireMethod.requestPluginInfo, params: .object([:]), timeout: .seconds(30))
+        do {
+            return try PluginInfoResult(json: reply).fullNames
+        } catch {
+            throw ClientError.unexpectedReply(method: WireMethod.requestPluginInfo, detail: "\(reply.serialized()): \(error)")
         }
-        return names.compactMap(\.stringValue)
     }
 
     /// Runs `code` on the worker. Cancelling the calling task sends `$/cancelRequest`; the
-    /// worker interrupts the script and the result is ``RunResult/cancelled``.
-    public func run(code: String, filename: String, argv: [String], connectionID: String?, topLevelNames: [String]) async throws -> RunResult {
-        let params: JSONValue = [
-            "code": .string(code), "filename": .string(filename), "argv": .array(argv.map(JSONValue.string)),
-            "context": [
-                "connection_id": connectionID.map(JSONValue.string) ?? .null,
-                "top_level_names": .array(topLevelNames.map(JSONValue.string)),
-            ],
-        ]
+    /// worker interrupts the script and the outcome is ``RunOutcome/cancelled``.
+    public func run(code: String, filename: String, argv: [String], connectionID: String?, topLevelNames: [String]) async throws -> RunOutcome {
+        let params = RunParams(
+            code: code, filename: filename, argv: argv,
+            context: ExecutionContext(connectionID: connectionID, topLevelNames: topLevelNames))
+        let reply: JSONValue
         do {
-            return try RunResult(reply: try await peer.request("run", params: params, timeout: nil))
+            reply = try await peer.request(WireMethod.run, params: params.json, timeout: nil)
         } catch let error as JSONRPCError where error.code == JSONRPCError.requestCancelled {
             return .cancelled
         } catch is CancellationError {
             return .cancelled
+        }
+        do {
+            return .finished(try RunResult(json: reply))
+        } catch {
+            throw ClientError.unexpectedReply(method: WireMethod.run, detail: "\(reply.serialized()): \(error)")
         }
     }
 

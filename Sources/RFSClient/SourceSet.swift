@@ -1,5 +1,6 @@
 import RFSModuleIndex
 import RFSProtocol
+import RFSWire
 
 /// The client's `--source` folders, searched in order like `sys.path` entries: the first folder
 /// that has a name serves it.
@@ -52,10 +53,10 @@ public struct ModuleLookup: Sendable {
     public var prefetched: [ModuleSpec]
 
     /// The `fetch_module` result: the spec's, plus `"prefetched"` when there is any.
-    public var jsonValue: JSONValue {
-        guard !prefetched.isEmpty, case .object(var object) = spec.jsonValue else { return spec.jsonValue }
-        object["prefetched"] = .array(prefetched.map(\.jsonValue))
-        return .object(object)
+    public var result: FetchModuleResult {
+        var result = FetchModuleResult(spec: spec)
+        result.prefetched = prefetched.map(FetchModuleResult.init(spec:))
+        return result
     }
 
     /// Bytes of source text in the reply (the module's and the prefetched ones').
@@ -64,29 +65,23 @@ public struct ModuleLookup: Sendable {
     }
 }
 
-extension ModuleSpec {
-    /// The `fetch_module` result of DESIGN.md §3.
-    public var jsonValue: JSONValue {
-        [
-            "name": .string(name),
-            "origin": origin.map(JSONValue.string) ?? .null,
-            "is_package": .bool(isPackage),
-            "submodule_search_locations": submoduleSearchLocations.map { .array($0.map(JSONValue.string)) } ?? .null,
-            "source": source.map(JSONValue.string) ?? .null,
-        ]
+extension FetchModuleResult {
+    /// The `fetch_module` result of DESIGN.md §3 for a spec of the module index.
+    public init(spec: ModuleSpec) {
+        self.init(
+            name: spec.name, origin: spec.origin, isPackage: spec.isPackage,
+            submoduleSearchLocations: spec.submoduleSearchLocations, source: spec.source)
     }
 }
 
 extension PrefetchLimits {
-    /// The worker's `prefetch` capability, `{"max_modules": N, "max_bytes": N}`; anything else
-    /// (absent, malformed, a worker that predates prefetching) means no prefetching.
-    init(capability: JSONValue?) {
-        guard case .int(let modules)? = capability?["max_modules"], case .int(let bytes)? = capability?["max_bytes"],
-            modules > 0, bytes > 0
-        else {
+    /// What the worker's `prefetch` capability allows; nil (a worker that does not prefetch, such
+    /// as the reference plugin) means no prefetching.
+    init(offer: PrefetchOffer?) {
+        guard let offer else {
             self = .disabled
             return
         }
-        self.init(maxModules: Int(clamping: modules), maxBytes: Int(clamping: bytes))
+        self.init(maxModules: offer.maxModules, maxBytes: offer.maxBytes)
     }
 }

@@ -1,7 +1,20 @@
 import CRFSPythonShim
+import CRFSSystem
 import Foundation
 import Logging
+import RFSWire
 import Synchronization
+
+/// How ``Bridge/interrupt(token:)`` makes the run raise KeyboardInterrupt.
+enum InterruptDelivery: Sendable, Equatable {
+    /// A pending call (Py_AddPendingCall) checked between bytecodes: for an interpreter that
+    /// shares its process, where SIGINT belongs to the embedding program.
+    case pendingCall
+    /// SIGINT sent to Python's main thread, handled by the handler `worker.install_host`
+    /// installs: for a run host, where it also ends `time.sleep`, lock waits and other blocking
+    /// calls, exactly as Ctrl-C does for `python job.py`.
+    case signal(thread: UInt)
+}
 
 /// The Swift side of the `_rfs_bridge` builtin module.
 ///
@@ -18,6 +31,14 @@ final class Bridge: Sendable {
     private let output = Mutex<SendableBox<OutputCallback>?>(nil)
     private let owner = Mutex<PythonOwnerThread?>(nil)
     private let log = Mutex(Logger(label: "rfs.python.bridge"))
+    private let directTransport = Mutex<(any BridgeTransport)?>(nil)
+    /// How an interrupt reaches the run (fixed when the interpreter starts).
+    private let delivery = Mutex(InterruptDelivery.pendingCall)
+    /// The message of the next interrupt of the current run (see ``setInterruptMessage(_:)``).
+    private let nextInterruptMessage = Mutex<String?>(nil)
+    /// This process's pid when the bridge was claimed: a forked child (multiprocessing) inherits
+    /// the bridge but not the threads and channels behind it, and must not use them.
+    private let claimedPID = Atomic<Int32>(0)
 
     private init() {}
 
@@ -30,15 +51,39 @@ final class Bridge: Sendable {
         }
         if claimed {
             log.withLock { $0 = logger }
+            claimedPID.store(getpid(), ordering: .relaxed)
             rfs_bridge_set_callbacks(
                 rfs_bridge_callbacks(
                     request: bridgeRequestEntry,
                     write: bridgeWriteEntry,
-                    interrupt_check: bridgeInterruptCheckEntry
+                    interrupt_check: bridgeInterruptCheckEntry,
+                    take_interrupt: bridgeTakeInterruptEntry
                 )
             )
         }
         return claimed
+    }
+
+    /// The run host's transport for `_rfs_bridge.request`; when set, the async
+    /// ``requestHandler`` is not used.
+    var transport: (any BridgeTransport)? {
+        get { directTransport.withLock { $0 } }
+        set { directTransport.withLock { $0 = newValue } }
+    }
+
+    func setDelivery(_ newValue: InterruptDelivery) {
+        delivery.withLock { $0 = newValue }
+    }
+
+    /// The message the run's next KeyboardInterrupt carries ("run exceeded --run-timeout …").
+    func setInterruptMessage(_ message: String?) {
+        nextInterruptMessage.withLock { $0 = message }
+    }
+
+    /// True in a process forked from the one that started Python.
+    var isForkedChild: Bool {
+        let pid = claimedPID.load(ordering: .relaxed)
+        return pid != 0 && pid != getpid()
     }
 
     var requestHandler: PythonInterpreter.RequestHandler? {
@@ -58,9 +103,34 @@ final class Bridge: Sendable {
             _ = rfs_err_set_string(rfs_exc_value_error(), "stream must be 'stdout' or 'stderr', not '\(stream)'")
             return -1
         }
-        // Called with the GIL held: the callback must not block (it forwards to the session).
-        output.withLock { $0 }?.value(kind, text)
-        return 0
+        if isForkedChild {
+            // The channel to the worker belongs to the parent; fd 1 and 2 reach the client too.
+            Self.writeAll(kind == .stdout ? 1 : 2, text)
+            return 0
+        }
+        guard let callback = output.withLock({ $0 })?.value else { return 0 }
+        // The callback may wait while the client is slow to read (backpressure): without the GIL,
+        // as CPython's own writes to a blocked pipe wait.
+        let threadState = PyEval_SaveThread()
+        callback(kind, text)
+        PyEval_RestoreThread(threadState)
+        // An interrupt that ended the wait early is raised here, from print().
+        return PyErr_CheckSignals() != 0 ? -1 : 0
+    }
+
+    private static func writeAll(_ descriptor: Int32, _ text: String) {
+        var text = text
+        text.withUTF8 { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    return
+                }
+                offset += written
+            }
+        }
     }
 
     // MARK: - _rfs_bridge.request
@@ -75,6 +145,15 @@ final class Bridge: Sendable {
         paramsJSON: String,
         timeout: Double?
     ) -> UnsafeMutablePointer<PyObject>? {
+        if isForkedChild {
+            return rfs_err_set_string(
+                rfs_exc_runtime_error(),
+                "\(method) cannot reach the client from a process forked during a run (pid \(getpid())): "
+                    + "import the client's modules in the parent before starting processes")
+        }
+        if let transport {
+            return request(through: transport, connectionID: connectionID, method: method, paramsJSON: paramsJSON, timeout: timeout)
+        }
         guard let handler = requestHandler, let owner = owner.withLock({ $0 }) else {
             return rfs_err_set_string(rfs_exc_runtime_error(), "no request handler is installed in the worker")
         }
@@ -130,12 +209,50 @@ final class Bridge: Sendable {
         }
     }
 
+    /// The run host's path: send and wait on this thread without the GIL; a wake-up runs
+    /// Python's signal handlers (which raise KeyboardInterrupt for an interrupted run) and
+    /// otherwise goes back to waiting, as CPython retries a system call after EINTR (PEP 475).
+    private func request(
+        through transport: any BridgeTransport, connectionID: String, method: String, paramsJSON: String, timeout: Double?
+    ) -> UnsafeMutablePointer<PyObject>? {
+        var threadState = PyEval_SaveThread()
+        let ticket: UInt64
+        switch transport.send(connectionID: connectionID, method: method, paramsJSON: paramsJSON, timeout: timeout) {
+        case .success(let sent):
+            ticket = sent
+        case .failure(let error):
+            PyEval_RestoreThread(threadState)
+            return raise(error)
+        }
+        while true {
+            let outcome = transport.wait(for: ticket)
+            PyEval_RestoreThread(threadState)
+            switch outcome {
+            case .reply(var response):
+                // New reference (or NULL with an exception) for the caller.
+                return response.withUTF8 { buffer in
+                    buffer.withMemoryRebound(to: CChar.self) { rfs_unicode_from_utf8($0.baseAddress, buffer.count) }
+                }
+            case .failure(let error):
+                return raise(error)
+            case .woken:
+                if PyErr_CheckSignals() != 0 {
+                    transport.abandon(ticket)
+                    return nil  // KeyboardInterrupt (or whatever the handler raised) propagates
+                }
+                threadState = PyEval_SaveThread()
+            }
+        }
+    }
+
     private func raise(_ error: BridgeRequestError) -> UnsafeMutablePointer<PyObject>? {
         switch error {
         case .timedOut(let message):
             return rfs_err_set_string(rfs_exc_timeout_error(), message)
         case .connectionLost(let message):
             return rfs_err_set_string(rfs_exc_connection_error(), message)
+        case .refused(let message):
+            return rfs_err_set_string(rfs_exc_permission_error(), message)
         case .failed(let message):
             return rfs_err_set_string(rfs_exc_runtime_error(), message)
         }
@@ -147,19 +264,43 @@ final class Bridge: Sendable {
     /// GIL; only takes short locks.
     func interrupt(token: UInt64?) {
         let owner = owner.withLock { $0 }
-        let requested = interrupts.request(token: token) {
+        let message = nextInterruptMessage.withLock { $0 }
+        let requested = interrupts.request(token: token, message: message) {
             scheduleInterruptCheck()
         }
         if requested {
             owner?.wake()  // a bridge request the run is blocked in gives up
+            transport?.wake()
         }
     }
 
-    /// Adds a pending call that raises KeyboardInterrupt if the interrupt is deliverable when it
-    /// runs (between two bytecodes on the main thread).
+    /// Makes the run look at its pending interrupt soon: a pending call that raises
+    /// KeyboardInterrupt if the interrupt is deliverable when it runs (between two bytecodes on
+    /// the main thread), or SIGINT to the main thread in a run host.
     func scheduleInterruptCheck() {
-        if rfs_schedule_interrupt_check() != 0 {
-            log.withLock { $0 }.warning("CPython's pending-call queue is full; the interrupt waits for the next check")
+        switch delivery.withLock({ $0 }) {
+        case .pendingCall:
+            if rfs_schedule_interrupt_check() != 0 {
+                log.withLock { $0 }.warning("CPython's pending-call queue is full; the interrupt waits for the next check")
+            }
+        case .signal(let thread):
+            // Ends a blocking call of the main thread with EINTR; CPython then runs the handler.
+            _ = rfs_thread_kill(thread, SIGINT)
+        }
+    }
+
+    /// `_rfs_bridge.take_interrupt()`: what the run host's SIGINT handler should do.
+    fileprivate func takeInterrupt() -> UnsafeMutablePointer<PyObject>? {
+        switch interrupts.takeForSignal() {
+        case .notRequested:
+            return rfs_py_new_none()
+        case .hold:
+            return rfs_py_new_false()
+        case .deliver(let message):
+            var text = message ?? ""
+            return text.withUTF8 { buffer in
+                buffer.withMemoryRebound(to: CChar.self) { rfs_unicode_from_utf8($0.baseAddress, buffer.count) }
+            }
         }
     }
 
@@ -258,4 +399,8 @@ private func bridgeWriteEntry(
 
 private func bridgeInterruptCheckEntry() -> Int32 {
     Bridge.shared.interruptCheck()
+}
+
+private func bridgeTakeInterruptEntry() -> UnsafeMutablePointer<PyObject>? {
+    Bridge.shared.takeInterrupt()
 }

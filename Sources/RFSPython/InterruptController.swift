@@ -16,6 +16,8 @@ final class InterruptController: Sendable {
         var inUserCode = false
         /// An interrupt was requested for the run in progress and not delivered yet.
         var pending = false
+        /// What the KeyboardInterrupt says (nil: nothing, as for Ctrl-C in a terminal).
+        var message: String?
         /// Python is being finalised: no more pending calls may be scheduled.
         var closed = false
     }
@@ -67,14 +69,37 @@ final class InterruptController: Sendable {
     /// the lock so that it cannot race with `close()` and reach a finalised interpreter.
     /// Returns whether a run was there to interrupt.
     @discardableResult
-    func request(token: UInt64?, schedule: () -> Void) -> Bool {
+    func request(token: UInt64?, message: String? = nil, schedule: () -> Void) -> Bool {
         state.withLock {
             guard !$0.closed, let current = $0.runToken, token == nil || token == current else {
                 return false
             }
             $0.pending = true
+            $0.message = message
             schedule()
             return true
+        }
+    }
+
+    /// What a SIGINT handler in the run host should do now (see `worker.install_host`).
+    enum SignalVerdict: Equatable {
+        /// Raise KeyboardInterrupt with this message (nil: none); the request is consumed.
+        case deliver(String?)
+        /// An interrupt is pending but the run's own code is not executing: ignore the signal;
+        /// the request is delivered when user code resumes, or dropped when the run ends.
+        case hold
+        /// No interrupt was requested: the signal came from elsewhere (the script itself, say),
+        /// and behaves as SIGINT does in plain Python.
+        case notRequested
+    }
+
+    /// Consumes a deliverable interrupt for a SIGINT handler.
+    func takeForSignal() -> SignalVerdict {
+        state.withLock {
+            guard $0.pending, $0.runToken != nil else { return .notRequested }
+            guard $0.inUserCode else { return .hold }
+            $0.pending = false
+            return .deliver($0.message)
         }
     }
 

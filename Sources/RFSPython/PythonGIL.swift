@@ -1,5 +1,7 @@
 import CRFSPythonShim
 import Foundation
+import RFSProtocol
+import RFSWire
 
 /// Proof that the code holding it runs on Python's owner thread with the GIL held.
 ///
@@ -161,7 +163,7 @@ extension PythonGIL {
 
     /// Like `callWorker` but leaves a Python failure as the pending exception (returns nil), so
     /// the error path itself can use it without recursing into `takeError`.
-    private func rawCallWorker(_ name: String, _ arguments: [PyArgument]) throws -> UnsafeMutablePointer<PyObject>? {
+    func rawCallWorker(_ name: String, _ arguments: [PyArgument]) throws -> UnsafeMutablePointer<PyObject>? {
         guard let worker else { return nil }
         // PyObject_GetAttrString / PyTuple_New: new references or NULL.
         guard let function = PyObject_GetAttrString(worker, name) else { return nil }
@@ -176,12 +178,13 @@ extension PythonGIL {
         return rfs_call(callable.pointer, tuple.pointer)
     }
 
-    /// Calls a worker function that returns JSON text and decodes it.
-    func callWorkerJSON<T: Decodable>(_ name: String, _ arguments: [PyArgument], as type: T.Type) throws -> T {
+    /// Calls a worker function that returns JSON text and decodes it with the wire's decoders
+    /// (one JSON implementation for the whole product).
+    func callWorkerJSON<T>(_ name: String, _ arguments: [PyArgument], decode: (JSONValue) throws -> T) throws -> T {
         let result = try callWorker(name, arguments)
         let text = try string(from: result, context: "result of worker.\(name)")
         do {
-            return try JSONDecoder().decode(T.self, from: Data(text.utf8))
+            return try decode(try JSONValue.parse(text))
         } catch {
             throw PythonError.unexpectedResult("worker.\(name) returned \(text.prefix(200)): \(error)")
         }
@@ -204,8 +207,10 @@ extension PythonGIL {
             let result = PyRef(owning: raw)
             var size: Py_ssize_t = 0
             if let bytes = PyUnicode_AsUTF8AndSize(result.pointer, &size) {
-                let data = Data(bytes: bytes, count: size)
-                if let described = try? JSONDecoder().decode(PythonException.self, from: data) {
+                let text = bytes.withMemoryRebound(to: UInt8.self, capacity: size) {
+                    String(decoding: UnsafeBufferPointer(start: $0, count: size), as: UTF8.self)
+                }
+                if let json = try? JSONValue.parse(text), let described = try? PythonException(json: json) {
                     return described
                 }
             }

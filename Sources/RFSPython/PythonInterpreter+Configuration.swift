@@ -1,3 +1,4 @@
+import CRFSPythonShim
 import Foundation
 
 extension PythonInterpreter {
@@ -16,6 +17,11 @@ extension PythonInterpreter {
         public var inheritEnvironment: Bool
         /// Run `site` at start-up (adds the system's dist-packages; never the user site).
         public var importSite: Bool
+        /// Let CPython install its signal handlers (SIGINT → KeyboardInterrupt, SIGPIPE ignored),
+        /// as `python` does, and interrupt runs with SIGINT to Python's main thread. For a run
+        /// host, which is a process of its own; an interpreter embedded in a program that owns
+        /// its signals leaves this off and is interrupted through pending calls.
+        public var installSignalHandlers: Bool
         /// `PyConfig.home`; nil lets CPython find its standard library from its build prefix
         /// (`/usr/lib/python3.11` on Debian).
         public var pythonHome: String?
@@ -35,6 +41,7 @@ extension PythonInterpreter {
             writeBytecode: Bool = false,
             inheritEnvironment: Bool = false,
             importSite: Bool = true,
+            installSignalHandlers: Bool = false,
             pythonHome: String? = nil,
             programName: String? = nil,
             packageDirectory: String? = nil,
@@ -45,6 +52,7 @@ extension PythonInterpreter {
             self.writeBytecode = writeBytecode
             self.inheritEnvironment = inheritEnvironment
             self.importSite = importSite
+            self.installSignalHandlers = installSignalHandlers
             self.pythonHome = pythonHome
             self.programName = programName
             self.packageDirectory = packageDirectory
@@ -62,5 +70,13 @@ extension PythonInterpreter {
             )
         }
         return url.deletingLastPathComponent().path
+    }
+}
+
+extension PythonInterpreter {
+    /// The version of the linked CPython (`sys.version`'s first word, e.g. `3.11.2`), read
+    /// without starting an interpreter: `Py_GetVersion` only formats constants of the build.
+    public static var linkedVersion: String {
+        String(cString: Py_GetVersion()).split(separator: " ").first.map(String.init) ?? "unknown"
     }
 }

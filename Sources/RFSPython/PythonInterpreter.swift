@@ -1,6 +1,8 @@
 import CRFSPythonShim
 import Foundation
 import Logging
+import RFSProtocol
+import RFSWire
 import Synchronization
 
 /// The embedded CPython interpreter of a worker.
@@ -26,7 +28,9 @@ public final class PythonInterpreter: Sendable {
     ) async throws -> String
 
     /// Receives a run's output as it is written (complete lines, or the rest on flush and at the
-    /// end). Called on a Python thread with the GIL held: hand the text off, do not block.
+    /// end). Called on a Python thread without the GIL.
+    /// In a run host it may wait while the client is slow to read (it is called without the
+    /// GIL), which is how output applies backpressure to the script.
     public typealias OutputHandler = @Sendable (OutputStreamKind, String) -> Void
 
     public let configuration: Configuration
@@ -53,13 +57,30 @@ public final class PythonInterpreter: Sendable {
                 isolated: !configuration.inheritEnvironment,
                 writeBytecode: configuration.writeBytecode,
                 importSite: configuration.importSite,
+                installSignalHandlers: configuration.installSignalHandlers,
                 home: configuration.pythonHome,
                 programName: configuration.programName,
                 sysPathPrefix: [packageDirectory] + configuration.extraSysPath,
                 stackSize: configuration.ownerThreadStackSize
             )
         )
+        if configuration.installSignalHandlers, let thread = owner.numericThreadID {
+            bridge.setDelivery(.signal(thread: thread))
+        }
         logger.info("embedded Python started", metadata: ["version": "\(pythonVersion)"])
+    }
+
+    /// The run host's synchronous transport for `_rfs_bridge.request` (see ``BridgeTransport``);
+    /// when set, ``requestHandler`` is not used. Set it before code that makes requests runs.
+    public var transport: (any BridgeTransport)? {
+        get { bridge.transport }
+        set { bridge.transport = newValue }
+    }
+
+    /// The message of the KeyboardInterrupt that the next interrupt of the current run raises
+    /// (nil: a bare KeyboardInterrupt, as Ctrl-C gives).
+    public func setInterruptMessage(_ message: String?) {
+        bridge.setInterruptMessage(message)
     }
 
     /// The handler for `_rfs_bridge.request`; set it once, before code that makes requests runs.
@@ -86,9 +107,12 @@ public final class PythonInterpreter: Sendable {
         filename: String,
         argv: [String],
         context: ExecutionContext? = nil,
+        finishInterpreter: Bool = false,
         output: @escaping OutputHandler
-    ) async throws -> RunOutcome {
-        let request = RunRequest(code: code, filename: filename, argv: argv, context: context, output: output)
+    ) async throws -> RunResult {
+        let request = RunRequest(
+            code: code, filename: filename, argv: argv, context: context, finishInterpreter: finishInterpreter,
+            output: output)
         let bridge = self.bridge
         return try await submit(nestable: false) { gil, token in
             try gil.performRun(request, token: token, bridge: bridge)
@@ -117,13 +141,20 @@ public final class PythonInterpreter: Sendable {
     /// The current execution context.
     public func executionContext() async throws -> ExecutionContext {
         try await withGIL { gil in
-            try gil.callWorkerJSON("execution_context", [], as: ExecutionContext.self)
+            try gil.callWorkerJSON("execution_context", [], decode: { try ExecutionContext(json: $0) })
         }
     }
 
     /// The current context's top-level module names, sorted (`request_plugin_info`).
     public func topLevelNames() async throws -> [String] {
-        try await withGIL { gil in try gil.callWorkerJSON("top_level_names", [], as: [String].self) }
+        try await withGIL { gil in
+            try gil.callWorkerJSON("top_level_names", []) { json in
+                guard let names = json.arrayValue?.compactMap(\.stringValue) else {
+                    throw PythonError.unexpectedResult("top_level_names returned \(json)")
+                }
+                return names
+            }
+        }
     }
 
     /// Ensures a `RemoteMetaPathFinder` for connection `id` is first in `sys.meta_path`; its
@@ -248,5 +279,16 @@ private final class ClosureBox<T>: Sendable {
 
     func clear() {
         body.withLock { $0 = nil }
+    }
+}
+
+extension PythonInterpreter {
+    /// Sets the interpreter up as a run host (`worker.install_host`): SIGINT raises
+    /// KeyboardInterrupt in the run, `sys.executable` is a real interpreter of this version.
+    /// Returns that interpreter's path, or nil when this machine has none.
+    public func installHost() async throws -> String? {
+        try await withGIL { gil in
+            try gil.callWorkerJSON("install_host", []) { $0.stringValue }
+        }
     }
 }

@@ -1,4 +1,5 @@
 import CRFSPythonShim
+import CRFSSystem
 import Foundation
 import Logging
 
@@ -37,6 +38,7 @@ final class PythonOwnerThread: @unchecked Sendable {
     private var phase = Phase.idle
     private var nextJobID: UInt64 = 1
     private var ownerThreadID: pthread_t?
+    private var ownerThreadNumber: UInt?
     private var stopWaiters: [CheckedContinuation<Void, Never>] = []
 
     // Confined to the owner thread (no lock needed):
@@ -59,6 +61,7 @@ final class PythonOwnerThread: @unchecked Sendable {
         var isolated: Bool
         var writeBytecode: Bool
         var importSite: Bool
+        var installSignalHandlers: Bool
         var home: String?
         var programName: String?
         /// Put in front of `sys.path`, in this order (the package directory first).
@@ -117,7 +120,13 @@ final class PythonOwnerThread: @unchecked Sendable {
     private func threadMain(_ options: StartOptions, started: CheckedContinuation<String, Error>) {
         condition.lock()
         ownerThreadID = pthread_self()
+        ownerThreadNumber = rfs_thread_self()
         condition.unlock()
+        if options.installSignalHandlers {
+            // SIGINT is how a run host interrupts the run: this thread must receive it, whatever
+            // mask the thread that started us had.
+            rfs_thread_mask_signal(SIGINT, 0)
+        }
 
         let version: String
         do {
@@ -164,6 +173,7 @@ final class PythonOwnerThread: @unchecked Sendable {
                     isolated: options.isolated ? 1 : 0,
                     write_bytecode: options.writeBytecode ? 1 : 0,
                     site_import: options.importSite ? 1 : 0,
+                    install_signal_handlers: options.installSignalHandlers ? 1 : 0,
                     home: home,
                     program_name: programName
                 )
@@ -263,6 +273,13 @@ final class PythonOwnerThread: @unchecked Sendable {
         condition.broadcast()
         condition.unlock()
         kicker.kick()
+    }
+
+    /// The owner thread as a number for `pthread_kill`; nil before it started.
+    var numericThreadID: UInt? {
+        condition.lock()
+        defer { condition.unlock() }
+        return ownerThreadNumber
     }
 
     /// True on the owner thread.

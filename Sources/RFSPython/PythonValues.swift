@@ -1,40 +1,7 @@
-/// Which of a run's output streams a piece of text was written to.
-public enum OutputStreamKind: String, Sendable, Codable {
-    case stdout
-    case stderr
-}
-
-/// How a script run ended.
-public enum RunOutcome: Sendable, Equatable {
-    /// The script ran to its end.
-    case ok
-    /// The script raised `SystemExit`; `code` is what CPython would exit with (None → 0, a non-int
-    /// argument → 1 after printing it to stderr).
-    case exit(code: Int32)
-    /// An exception escaped the script (including `KeyboardInterrupt` after `interrupt()`).
-    case exception(PythonException)
-}
-
-/// A Python exception, as the worker reports it to clients.
-public struct PythonException: Error, Sendable, Equatable, Codable, CustomStringConvertible {
-    /// The name the last traceback line shows: `ValueError`, or `pkg.mod.MyError` outside builtins.
-    public var type: String
-    /// `str(exception)`.
-    public var message: String
-    /// `traceback.format_exception(exception)` joined: CPython's format, with source lines.
-    public var traceback: String
-
-    public init(type: String, message: String, traceback: String) {
-        self.type = type
-        self.message = message
-        self.traceback = traceback
-    }
-
-    public var description: String { message.isEmpty ? type : "\(type): \(message)" }
-}
+import RFSWire
 
 /// What went wrong while the worker itself used Python (as opposed to a script's own outcome,
-/// which is a `RunOutcome`).
+/// which is a `RunResult`).
 public enum PythonError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Python raised while the worker was doing `context`.
     case exception(PythonException, context: String)
@@ -70,23 +37,9 @@ public enum BridgeRequestError: Error, Sendable, Equatable {
     case timedOut(String)
     /// The connection is closed or unknown → `ConnectionError(message)`.
     case connectionLost(String)
+    /// The run may not use that connection → `PermissionError(message)`.
+    case refused(String)
     /// Anything else → `RuntimeError(message)`.
     case failed(String)
 }
 
-/// The worker's execution context (DESIGN.md §3): which connection serves imports, and for which
-/// top-level module names.
-public struct ExecutionContext: Sendable, Equatable, Codable {
-    public var connectionID: String?
-    public var topLevelNames: [String]
-
-    public init(connectionID: String?, topLevelNames: [String]) {
-        self.connectionID = connectionID
-        self.topLevelNames = topLevelNames
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case connectionID = "connection_id"
-        case topLevelNames = "top_level_names"
-    }
-}

@@ -1,4 +1,5 @@
 import CRFSPythonShim
+import RFSWire
 
 /// One script run, as the owner thread executes it.
 struct RunRequest: Sendable {
@@ -6,14 +7,9 @@ struct RunRequest: Sendable {
     var filename: String
     var argv: [String]
     var context: ExecutionContext?
+    /// After the script: wait for its non-daemon threads and run `atexit` (run isolation).
+    var finishInterpreter: Bool
     var output: Bridge.OutputCallback
-}
-
-/// `worker.end_run`'s JSON: the wire protocol's run result.
-private struct RunResultPayload: Decodable {
-    var status: String
-    var code: Int32?
-    var exception: PythonException?
 }
 
 extension PythonGIL {
@@ -22,7 +18,7 @@ extension PythonGIL {
     /// The script's code object is executed here with PyEval_EvalCode rather than by `exec` in
     /// `worker.py`, so the interrupt window is exactly the script's own code and tracebacks start
     /// at the script's `<module>` frame, as CPython's do.
-    func performRun(_ request: RunRequest, token: UInt64, bridge: Bridge) throws -> RunOutcome {
+    func performRun(_ request: RunRequest, token: UInt64, bridge: Bridge) throws -> RunResult {
         let interrupts = bridge.interrupts
         interrupts.beginRun(token: token)
         bridge.setOutput(request.output)
@@ -52,28 +48,26 @@ extension PythonGIL {
             }
             // PyEval_EvalCode: code and dicts borrowed; new reference or NULL with an exception.
             let result = PyEval_EvalCode(code.pointer, globals.pointer, globals.pointer)
-            interrupts.leaveUserCode()
             if let result {
                 rfs_py_decref(result)
             } else {
                 exception = rfs_err_take_exception()  // new reference
             }
+            if request.finishInterpreter {
+                // Still the script's time (an interrupt lands here too): `python job.py` waits
+                // for non-daemon threads and runs atexit handlers before it exits.
+                if let finished = try? rawCallWorker("finish_interpreter", []) {
+                    rfs_py_decref(finished)
+                } else if let late = rfs_err_take_exception() {
+                    // Only an exception out of the thread join (KeyboardInterrupt) gets here;
+                    // atexit errors are printed by atexit itself. The script's own outcome wins.
+                    if exception == nil { exception = late } else { rfs_py_decref(late) }
+                }
+            }
+            interrupts.leaveUserCode()
         }
-        let payload = try callWorkerJSON(
-            "end_run",
-            [.object(run.pointer), exception.map { .object($0) } ?? .none],
-            as: RunResultPayload.self
-        )
-        switch (payload.status, payload.code, payload.exception) {
-        case ("ok", _, _):
-            return .ok
-        case ("exit", let code?, _):
-            return .exit(code: code)
-        case ("exception", _, let exception?):
-            return .exception(exception)
-        default:
-            throw PythonError.unexpectedResult("worker.end_run returned status \(payload.status)")
-        }
+        return try callWorkerJSON(
+            "end_run", [.object(run.pointer), exception.map { .object($0) } ?? .none], decode: RunResult.init(json:))
     }
 
     func setExecutionContext(_ context: ExecutionContext) throws {

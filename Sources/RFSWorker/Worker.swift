@@ -1,16 +1,17 @@
 import Logging
-import RFSPython
 import RFSProtocol
 import RFSTransport
 import ServiceLifecycle
 import Synchronization
 
-/// The worker service: one embedded interpreter, a WebSocket listener, and the sessions of the
-/// clients that feed it imports.
+/// The worker daemon (DESIGN.md §6): a WebSocket listener, the sessions of the clients, and the
+/// run hosts that execute their scripts. No Python runs in this process: every run executes in a
+/// run host (`rfs host`, a child process), chosen and watched by the ``RunExecutor``.
 ///
 /// An actor with an explicit state; `run()` makes it a swift-service-lifecycle `Service` whose
-/// graceful shutdown stops new runs, lets the current one finish within the grace period (then
-/// interrupts it), and closes every session.
+/// graceful shutdown stops new runs, lets running ones finish within the shutdown grace (then
+/// interrupts them and kills their hosts after the cancel grace), answers them, closes every
+/// session and stops every host.
 public actor Worker: Service {
     private enum State {
         case created
@@ -21,7 +22,6 @@ public actor Worker: Service {
 
     private struct Listening {
         let server: WebSocketServer
-        let interpreter: PythonInterpreter
         let environment: WorkerEnvironment
     }
 
@@ -35,7 +35,7 @@ public actor Worker: Service {
         self.logger = logger
     }
 
-    /// Starts Python and binds the listener. Returns the bound port.
+    /// Starts the warm run hosts and binds the listener. Returns the bound port.
     @discardableResult
     public func start() async throws -> Int {
         switch state {
@@ -43,25 +43,20 @@ public actor Worker: Service {
         case .stopping, .stopped: throw WorkerError.shuttingDown
         case .created: break
         }
-        let interpreter: PythonInterpreter
-        do {
-            interpreter = try await PythonInterpreter(configuration: configuration.python, logger: logger)
-        } catch {
-            throw WorkerError.pythonStartFailed("\(error)")
-        }
-        let pythonVersion = interpreter.pythonVersion.split(separator: " ").first.map(String.init) ?? "unknown"
         let registry = SessionRegistry()
-        let bridge = FetchBridge(registry: registry, defaultTimeout: configuration.fetchTimeout, logger: logger)
-        interpreter.requestHandler = { connectionID, method, paramsJSON, timeout in
-            try await bridge.handle(connectionID: connectionID, method: method, paramsJSON: paramsJSON, timeout: timeout)
-        }
+        let router = FetchRouter(registry: registry, fetchTimeout: configuration.fetchTimeout, logger: logger)
+        let launcher = HostLauncher(
+            executable: configuration.hostExecutable, maxMessageSize: configuration.maxMessageSize,
+            pythonPath: configuration.pythonPath, logLevel: configuration.hostLogLevel, router: router, logger: logger)
+        let warm = configuration.isolation == .shared ? max(1, min(configuration.warmHosts, 1)) : configuration.warmHosts
+        let pool = HostPool(launcher: launcher, target: warm, refills: configuration.refillWarmHosts, logger: logger)
+        await pool.start()
         let environment = WorkerEnvironment(
-            coordinator: RunCoordinator(interpreter: interpreter, logger: logger),
+            executor: RunExecutor(configuration: configuration, pool: pool, logger: logger),
             registry: registry,
             sessions: LiveSessions(),
-            info: WorkerInfo(pythonVersion: pythonVersion),
-            fetchTimeout: configuration.fetchTimeout,
-            maxMessageSize: configuration.maxMessageSize
+            info: WorkerInfo(pythonVersion: configuration.pythonVersion),
+            configuration: configuration
         )
         let server: WebSocketServer
         do {
@@ -77,15 +72,17 @@ public actor Worker: Service {
                 }
             )
         } catch {
-            await interpreter.shutdown()
+            await pool.shutdown()
             throw WorkerError.listenFailed(address: "\(configuration.host):\(configuration.port)", reason: "\(error)")
         }
-        state = .listening(Listening(server: server, interpreter: interpreter, environment: environment))
+        state = .listening(Listening(server: server, environment: environment))
         logger.info(
             "worker listening",
             metadata: [
                 "address": "\(configuration.host):\(server.port)", "tls": "\(configuration.tls != nil)",
-                "auth": "\(configuration.token != nil)", "python": "\(pythonVersion)",
+                "auth": "\(configuration.token != nil)", "python": "\(configuration.pythonVersion)",
+                "isolation": "\(configuration.isolation.rawValue)", "max_runs": "\(configuration.maxRuns)",
+                "warm_hosts": "\(warm)",
             ])
         return server.port
     }
@@ -102,17 +99,18 @@ public actor Worker: Service {
         await shutdown()
     }
 
-    /// Stops new runs, lets the current one finish within the grace period, closes sessions,
-    /// and finalizes Python. Safe to call more than once.
+    /// Stops new runs, lets running ones finish within the shutdown grace (then interrupts
+    /// them; their hosts are killed after the cancel grace), answers them, closes sessions and
+    /// stops every run host. Safe to call more than once.
     public func shutdown() async {
         guard case .listening(let listening) = state else { return }
         state = .stopping
         logger.info("worker shutting down")
-        await listening.environment.coordinator.drain(grace: configuration.shutdownGrace)
-        // The drained run's reply (and any other in flight) goes out before sessions close.
+        await listening.environment.executor.drain(shutdownGrace: configuration.shutdownGrace)
+        // The interrupted runs' replies (and any other in flight) go out before sessions close.
         await listening.environment.sessions.waitUntilIdle()
         await listening.server.shutdown()
-        await listening.interpreter.shutdown()
+        await listening.environment.executor.shutdownHosts()
         state = .stopped
     }
 }

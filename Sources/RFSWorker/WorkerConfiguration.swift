@@ -1,7 +1,8 @@
-import RFSPython
+import Logging
 import RFSTransport
+import RFSWire
 
-/// Everything `rfs worker` decides before it listens.
+/// Everything `rfs worker` decides before it listens. Each limit and deadline lives here once.
 public struct WorkerConfiguration: Sendable {
     /// Address to listen on; port 0 picks a free port (the child-worker handshake uses that).
     public var host: String
@@ -10,16 +11,42 @@ public struct WorkerConfiguration: Sendable {
     public var token: String?
     public var tls: TLSFiles?
     public var maxMessageSize: Int
-    /// How long an import waits for its client before it fails with ImportError.
+    /// How long an import waits for its client before it fails with ImportError: the one
+    /// deadline of a fetch (DESIGN.md §6).
     public var fetchTimeout: Duration
-    /// On shutdown, how long the current run may go on before it is interrupted.
+    /// On shutdown, how long runs may go on before they are interrupted.
     public var shutdownGrace: Duration
-    public var python: PythonInterpreter.Configuration
+    /// How long an interrupted run may take to end before its host is killed.
+    public var cancelGrace: Duration
+    /// A run still going after this long is interrupted (then killed after ``cancelGrace``).
+    public var runTimeout: Duration?
+    /// A run whose host holds more resident memory than this is killed.
+    public var runMemory: Int64?
+    /// How runs are isolated from each other (DESIGN.md §6).
+    public var isolation: IsolationMode
+    /// Runs executing at once; more wait in arrival order.
+    public var maxRuns: Int
+    /// Run hosts kept started ahead of need.
+    public var warmHosts: Int
+    /// Start a replacement whenever a warm host is taken (off for `rfs run`'s private worker).
+    public var refillWarmHosts: Bool
+    /// The `rfs` executable that run hosts are started from (`rfs host`).
+    public var hostExecutable: String
+    /// Extra `sys.path` entries of every run host.
+    public var pythonPath: [String]
+    /// `sys.version`'s first word of the linked interpreter, for `initialize`.
+    public var pythonVersion: String
+    /// The log level run hosts log at (to the daemon's stderr).
+    public var hostLogLevel: Logger.Level
 
     public init(
         host: String = "127.0.0.1", port: Int = 8710, token: String? = nil, tls: TLSFiles? = nil,
         maxMessageSize: Int = 64 << 20, fetchTimeout: Duration = .seconds(30),
-        shutdownGrace: Duration = .seconds(5), python: PythonInterpreter.Configuration = .init()
+        shutdownGrace: Duration = .seconds(5), cancelGrace: Duration = .seconds(3),
+        runTimeout: Duration? = nil, runMemory: Int64? = nil,
+        isolation: IsolationMode = .run, maxRuns: Int = WorkerConfiguration.defaultMaxRuns, warmHosts: Int = 2,
+        refillWarmHosts: Bool = true, hostExecutable: String, pythonPath: [String] = [], pythonVersion: String = "unknown",
+        hostLogLevel: Logger.Level = .warning
     ) {
         self.host = host
         self.port = port
@@ -28,6 +55,33 @@ public struct WorkerConfiguration: Sendable {
         self.maxMessageSize = maxMessageSize
         self.fetchTimeout = fetchTimeout
         self.shutdownGrace = shutdownGrace
-        self.python = python
+        self.cancelGrace = cancelGrace
+        self.runTimeout = runTimeout
+        self.runMemory = runMemory
+        self.isolation = isolation
+        self.maxRuns = maxRuns
+        self.warmHosts = warmHosts
+        self.refillWarmHosts = refillWarmHosts
+        self.hostExecutable = hostExecutable
+        self.pythonPath = pythonPath
+        self.pythonVersion = pythonVersion
+        self.hostLogLevel = hostLogLevel
+    }
+
+    /// The number of CPUs.
+    public static var defaultMaxRuns: Int {
+        max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
+
+    /// What the worker offers in `initialize`: prefetching up to half the message size (so a
+    /// reply always fits), and how it isolates runs.
+    var capabilities: WorkerCapabilities {
+        WorkerCapabilities(
+            prefetch: PrefetchOffer(maxModules: 4096, maxBytes: min(32 << 20, maxMessageSize / 2)),
+            isolation: isolation, maxRuns: maxRuns)
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,14 +1,13 @@
-import RFSPython
 import RFSProtocol
+import RFSWire
 
 /// What every session of one worker shares. Immutable; the parts with state are actors or locks.
 struct WorkerEnvironment: Sendable {
-    let coordinator: RunCoordinator
+    let executor: RunExecutor
     let registry: SessionRegistry
     let sessions: LiveSessions
     let info: WorkerInfo
-    let fetchTimeout: Duration
-    let maxMessageSize: Int
+    let configuration: WorkerConfiguration
 }
 
 /// How the worker describes itself in `initialize`.

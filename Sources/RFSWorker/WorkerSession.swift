@@ -1,13 +1,14 @@
 import Logging
-import RFSPython
 import RFSProtocol
 import RFSTransport
+import RFSWire
 import Synchronization
 
 /// One WebSocket connection to the worker: a JSON-RPC peer with the methods of DESIGN.md §3.
 ///
 /// The peer (an actor) owns request correlation; this type owns the session's connection id and
-/// the names its client last announced (a `Mutex`, read by handlers running concurrently).
+/// the names its client last announced (a `Mutex`, read by handlers running concurrently), and,
+/// under `session` isolation, the session's run host (``HostSlot``), discarded when it closes.
 final class WorkerSession: Sendable {
     private struct State {
         var connectionID: String?
@@ -18,6 +19,7 @@ final class WorkerSession: Sendable {
     private let transport: WebSocketSession
     let peer: JSONRPCPeer
     private let state = Mutex(State())
+    private let hostSlot = HostSlot()
     private let environment: WorkerEnvironment
     private let logger: Logger
 
@@ -31,7 +33,9 @@ final class WorkerSession: Sendable {
         self.logger = logger
         self.peer = JSONRPCPeer(
             label: "session \(number)",
-            configuration: .init(defaultRequestTimeout: environment.fetchTimeout, maxMessageSize: environment.maxMessageSize),
+            configuration: .init(
+                defaultRequestTimeout: environment.configuration.fetchTimeout,
+                maxMessageSize: environment.configuration.maxMessageSize),
             logger: logger,
             send: { [transport] text in try await transport.send(text) }
         )
@@ -47,78 +51,40 @@ final class WorkerSession: Sendable {
         await peer.run(inbound: transport.messages)
         await peer.close(reason: "session \(number) closed")
         if let id = state.withLock({ $0.connectionID }), environment.registry.release(id, sessionNumber: number) {
-            await environment.coordinator.connectionClosed(id)
+            environment.executor.connectionClosed(id)
         }
+        await hostSlot.discard()
         logger.info("session closed")
     }
 
     private func registerHandlers() async {
-        await peer.register("initialize") { [environment] request in
-            try Self.initialize(request.params, info: environment.info, maxMessageSize: environment.maxMessageSize)
+        await peer.register(WireMethod.initialize) { [environment] request in
+            try Self.initialize(request.params, environment: environment).json
         }
-        await peer.register("request_plugin_info") { [environment] _ in
-            let names = await environment.coordinator.context.topLevelNames.sorted()
-            return .object(["full_names": .array(names.map(JSONValue.string))])
+        await peer.register(WireMethod.requestPluginInfo) { [environment] _ in
+            PluginInfoResult(fullNames: environment.executor.currentContext.topLevelNames.sorted()).json
         }
-        await peer.register("set_connection_id") { [weak self] request in
+        await peer.register(WireMethod.setConnectionID) { [weak self] request in
             guard let self else { throw JSONRPCError.internalError("session closed") }
             return try self.setConnectionID(request)
         }
-        await peer.register("run") { [weak self] request in
+        await peer.register(WireMethod.run) { [weak self] request in
             guard let self else { throw JSONRPCError.internalError("session closed") }
             return try await self.run(request)
         }
     }
 
-    /// Checks the client's protocol versions and describes the worker.
-    ///
-    /// Capabilities beyond DESIGN.md §3: `prefetch` invites the client to attach the modules below
-    /// a package to its `fetch_module` reply (`"prefetched": [result, …]`), at most `max_modules`
-    /// of them and `max_bytes` of source — half the message limit, so a reply always fits.
-    static func initialize(_ params: JSONValue?, info: WorkerInfo, maxMessageSize: Int) throws -> JSONValue {
-        if case .object(let object)? = params, let versions = object["protocol_versions"] {
-            guard case .array(let items) = versions else {
-                throw JSONRPCError.invalidParams("initialize: 'protocol_versions' must be an array of integers")
-            }
-            let offered = items.compactMap { item -> Int64? in
-                if case .int(let value) = item { return value }
-                return nil
-            }
-            guard offered.contains(1) else {
-                throw JSONRPCError.invalidParams(
-                    "initialize: no common protocol version (client offers \(offered), worker speaks [1])")
-            }
-        }
-        return .object([
-            "protocol_version": 1,
-            "worker": .object([
-                "name": .string(info.name), "version": .string(info.version), "python": .string(info.pythonVersion),
-            ]),
-            "capabilities": .object([
-                "batch": true, "cancel": true, "output": true,
-                "namespace_packages": true, "fetch_result_shapes": .array(["spec", "filepath"]),
-                "prefetch": .object([
-                    "max_modules": 4096, "max_bytes": .int(Int64(min(32 << 20, maxMessageSize / 2))),
-                ]),
-            ]),
-        ])
+    /// Checks the client's protocol versions and describes the worker and its capabilities
+    /// (DESIGN.md §3; `prefetch` and `isolation` are ours, see ``WorkerCapabilities``).
+    static func initialize(_ params: JSONValue?, environment: WorkerEnvironment) throws -> InitializeResult {
+        let version = try InitializeParams(json: params).negotiatedVersion()
+        return InitializeResult(
+            protocolVersion: version, workerName: environment.info.name, workerVersion: environment.info.version,
+            python: environment.info.pythonVersion, capabilities: environment.configuration.capabilities)
     }
 
     private func setConnectionID(_ request: JSONRPCRequest) throws -> JSONValue {
-        let id: String
-        switch request.params {
-        case .object(let object)? where object["id"] != nil:
-            switch object["id"]! {
-            case .string(let value) where !value.isEmpty: id = value
-            case .int(let value): id = String(value)
-            default: throw JSONRPCError.invalidParams("set_connection_id: 'id' must be a non-empty string")
-            }
-        default:
-            switch request.id {
-            case .string(let value): id = value
-            case .number(let value): id = String(value)
-            }
-        }
+        let id = try SetConnectionIDParams(request: request).id
         let previous = state.withLock { state -> String? in
             defer { state.connectionID = id }
             return state.connectionID
@@ -132,8 +98,8 @@ final class WorkerSession: Sendable {
     }
 
     private func run(_ request: JSONRPCRequest) async throws -> JSONValue {
-        let run = try RunRequest(params: request.params)
-        let context: ExecutionContext? = state.withLock { state in
+        var run = try RunParams(json: request.params)
+        run.context = state.withLock { state in
             if let context = run.context {
                 if context.connectionID != nil, context.connectionID == state.connectionID {
                     state.announcedNames = context.topLevelNames
@@ -143,22 +109,21 @@ final class WorkerSession: Sendable {
             guard let id = state.connectionID else { return nil }
             return ExecutionContext(connectionID: id, topLevelNames: state.announcedNames)
         }
-        let forwarder = OutputForwarder(peer: peer, logger: logger)
-        let outcome: RunOutcome
+        let transport = self.transport
+        let logger = self.logger
+        let result: RunResult
         do {
-            outcome = try await environment.coordinator.run(
-                code: run.code, filename: run.filename, argv: run.argv, context: context,
-                output: { kind, text in forwarder.write(kind, text) })
+            result = try await environment.executor.execute(run, sessionSlot: hostSlot) { message in
+                do {
+                    try await transport.send(message)
+                } catch {
+                    logger.debug("output dropped: client gone", metadata: ["error": "\(error)"])
+                }
+            }
         } catch let error as WorkerError {
-            await forwarder.finish()
             throw error.rpcError
-        } catch {
-            await forwarder.finish()
-            throw error
         }
-        await forwarder.finish()
-        if Task.isCancelled { throw CancellationError() }
-        logger.debug("run finished", metadata: ["filename": "\(run.filename)", "outcome": "\(outcome)"])
-        return outcome.jsonValue
+        logger.debug("run finished", metadata: ["filename": "\(run.filename)", "result": "\(result)"])
+        return result.json
     }
 }

@@ -19,6 +19,14 @@ enum RFSMain {
     static let networkingCommands: Set<String> = ["run", "worker", "serve", "info"]
 
     static func main() async {
+        if CommandLine.arguments.dropFirst().first == "host" {
+            // A run host interrupts its run with SIGINT to Python's main thread only; every other
+            // thread (started from here on, by us or the Swift runtime) keeps it blocked.
+            var set = sigset_t()
+            sigemptyset(&set)
+            sigaddset(&set, SIGINT)
+            pthread_sigmask(SIG_BLOCK, &set, nil)
+        }
         if let command = CommandLine.arguments.dropFirst().first, networkingCommands.contains(command) {
             let loops = ProcessInfo.processInfo.environment["RFS_EVENT_LOOPS"].flatMap(Int.init) ?? 1
             NIOSingletons.groupLoopCountSuggestion = max(1, loops)
@@ -40,6 +48,8 @@ struct RFSCommand: AsyncParsableCommand {
             rfs list ./src                                     show what ./src would serve
             """,
         version: RFSVersion.current,
-        subcommands: [RunCommand.self, WorkerCommand.self, ServeCommand.self, InfoCommand.self, ListCommand.self]
+        subcommands: [
+            RunCommand.self, WorkerCommand.self, ServeCommand.self, InfoCommand.self, ListCommand.self, HostCommand.self,
+        ]
     )
 }

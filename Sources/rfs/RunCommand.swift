@@ -12,8 +12,10 @@ struct RunCommand: AsyncParsableCommand {
         abstract: "Run SCRIPT on a worker; its imports come from the --source folders.",
         discussion: """
             Without --worker, rfs starts a private worker on this machine and stops it afterwards. \
-            Exit status: 0, the script's sys.exit code, 1 on an uncaught exception (traceback on \
-            stderr), 130 on Ctrl-C, 2 when the worker cannot be reached or refuses.
+            Exit status: as `python SCRIPT` would exit: 0, the script's sys.exit status, 1 on an \
+            uncaught exception (traceback on stderr), the os._exit status, 128+N when signal N \
+            ended the run's process (one line on stderr names it), 130 on Ctrl-C; 2 when the \
+            worker cannot be reached or refuses.
             """
     )
 
@@ -68,7 +70,7 @@ struct RunCommand: AsyncParsableCommand {
             throw Console.fail("\(error)")
         }
 
-        let result: RunResult
+        let result: RunOutcome
         do {
             result = try await execute(
                 code: code, scriptPath: scriptPath, names: names, sources: sourceSet, endpoint: endpoint, logger: logger)
@@ -77,15 +79,19 @@ struct RunCommand: AsyncParsableCommand {
             throw Console.fail("\(error)")
         }
         await child?.stop()
-        if case .exception(_, _, let traceback) = result {
+        if case .finished(.exception(let exception)) = result {
+            let traceback = exception.traceback
             Console.write(traceback.hasSuffix("\n") ? traceback : traceback + "\n", to: .standardError)
         }
-        if result.exitCode != 0 { throw ExitCode(result.exitCode) }
+        if let diagnostic = result.diagnostic {
+            Console.write("rfs: \(diagnostic)\n", to: .standardError)
+        }
+        if result.exitStatus != 0 { throw ExitCode(result.exitStatus) }
     }
 
     private func execute(
         code: String, scriptPath: String, names: [String], sources: SourceSet, endpoint: WorkerEndpoint, logger: Logger
-    ) async throws -> RunResult {
+    ) async throws -> RunOutcome {
         let session = try await ClientSession.connect(to: endpoint, logger: logger)
         await session.serve(sources, prefetch: prefetch.limits)
         await session.onOutput { stream, text in

@@ -4,17 +4,21 @@ import Logging
 import RFSProtocol
 import RFSPython
 import RFSTransport
+import RFSWire
 import RFSWorker
 import ServiceLifecycle
 
-/// `rfs worker`: the process that embeds Python and runs clients' code.
+/// `rfs worker`: the daemon that runs clients' scripts in run hosts (DESIGN.md §6).
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
-        abstract: "Serve as a worker: embed Python and run clients' scripts with their imports.",
+        abstract: "Serve as a worker: run clients' scripts, with their imports, in embedded interpreters.",
         discussion: """
             The token comes from $RFS_TOKEN or --token-file. Without one the worker refuses to \
-            start, unless --no-auth is given and it listens on a loopback address.
+            start, unless --no-auth is given and it listens on a loopback address. Each run \
+            executes in a run host, a child process with its own interpreter: --isolation run \
+            (default) starts a fresh one per run, session keeps one per client session, shared \
+            uses one for everybody (the reference plugin's semantics).
             """
     )
 
@@ -34,10 +38,28 @@ struct WorkerCommand: AsyncParsableCommand {
     var tlsKey: String?
 
     @Option(name: .customLong("fetch-timeout"), help: "Seconds an import waits for its client.")
-    var fetchTimeout: Double = 30
+    var fetchTimeout: Seconds = Seconds(30)
 
-    @Option(name: .customLong("shutdown-grace"), help: "Seconds a run may go on after SIGTERM before it is interrupted.")
-    var shutdownGrace: Double = 5
+    @Option(name: .customLong("shutdown-grace"), help: "Seconds runs may go on after SIGTERM before they are interrupted.")
+    var shutdownGrace: Seconds = Seconds(5)
+
+    @Option(name: .customLong("cancel-grace"), help: "Seconds an interrupted run may take to end before its process is killed.")
+    var cancelGrace: Seconds = Seconds(3)
+
+    @Option(name: .customLong("run-timeout"), help: "Seconds a run may take before it is interrupted (default: no limit).")
+    var runTimeout: Seconds?
+
+    @Option(name: .customLong("run-memory"), help: "Resident memory a run may use, e.g. 512M or 2G (default: no limit).")
+    var runMemory: ByteSize?
+
+    @Option(help: "How runs are isolated: run (a fresh interpreter per run), session (one per client session) or shared (one for all).")
+    var isolation: IsolationMode = .run
+
+    @Option(name: .customLong("max-runs"), help: "Runs executing at once; more wait in arrival order (default: the number of CPUs).")
+    var maxRuns: Int = WorkerConfiguration.defaultMaxRuns
+
+    @Option(name: .customLong("warm-hosts"), help: "Run hosts kept started ahead of need (default: 2; 1 with --handshake).")
+    var warmHosts: Int?
 
     @Option(name: .customLong("max-message-size"), help: "Largest WebSocket message in bytes.")
     var maxMessageSize: Int = 64 << 20
@@ -50,12 +72,24 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @OptionGroup var logging: LoggingOptions
 
+    func validate() throws {
+        guard maxRuns >= 1 else { throw ValidationError("--max-runs must be 1 or more, not \(maxRuns)") }
+        if let warmHosts, warmHosts < 0 { throw ValidationError("--warm-hosts must be 0 or more, not \(warmHosts)") }
+        guard maxMessageSize >= 1024 else {
+            throw ValidationError("--max-message-size must be at least 1024 bytes, not \(maxMessageSize)")
+        }
+    }
+
     func run() async throws {
         let logger = logging.bootstrap(default: .info)
         var configuration = WorkerConfiguration(
-            maxMessageSize: maxMessageSize, fetchTimeout: .milliseconds(Int64(fetchTimeout * 1000)),
-            shutdownGrace: .milliseconds(Int64(shutdownGrace * 1000)),
-            python: PythonInterpreter.Configuration(extraSysPath: pythonPath))
+            maxMessageSize: maxMessageSize, fetchTimeout: fetchTimeout.duration, shutdownGrace: shutdownGrace.duration,
+            cancelGrace: cancelGrace.duration, runTimeout: runTimeout?.duration, runMemory: runMemory?.bytes,
+            isolation: isolation, maxRuns: maxRuns, warmHosts: warmHosts ?? (handshake ? 1 : 2),
+            // The private worker of `rfs run` serves one run: a replacement host would only
+            // compete with it for the CPU.
+            refillWarmHosts: !handshake, hostExecutable: Executable.path, pythonPath: pythonPath,
+            pythonVersion: PythonInterpreter.linkedVersion, hostLogLevel: logger.logLevel)
         if handshake {
             if let refusal = ChildHandshake.refusal(environment: ProcessInfo.processInfo.environment) {
                 throw Console.fail(refusal, exitCode: 1)
@@ -148,3 +182,43 @@ enum StdinWatcher {
         }
     }
 }
+
+/// A number of seconds given on the command line (`1.5`), checked when parsed.
+struct Seconds: ExpressibleByArgument, Sendable {
+    var value: Double
+
+    init(_ value: Double) {
+        self.value = value
+    }
+
+    init?(argument: String) {
+        guard let value = Double(argument), value.isFinite, value >= 0 else { return nil }
+        self.value = value
+    }
+
+    var duration: Duration { .milliseconds(Int64((value * 1000).rounded(.up))) }
+
+    var defaultValueDescription: String { value == value.rounded() ? String(Int(value)) : String(value) }
+}
+
+/// A size in bytes with an optional K, M or G suffix (powers of 1024): `512M`, `2G`, `1048576`.
+struct ByteSize: ExpressibleByArgument, Sendable {
+    var bytes: Int64
+
+    init?(argument: String) {
+        let text = argument.uppercased().replacingOccurrences(of: "IB", with: "").replacingOccurrences(of: "B", with: "")
+        let units: [Character: Int64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
+        var multiplier: Int64 = 1
+        var digits = Substring(text)
+        if let last = text.last, let unit = units[last] {
+            multiplier = unit
+            digits = text.dropLast()
+        }
+        guard let number = Double(digits), number.isFinite, number > 0 else { return nil }
+        let product = number * Double(multiplier)
+        guard product < Double(Int64.max) else { return nil }
+        bytes = Int64(product)
+    }
+}
+
+extension IsolationMode: ExpressibleByArgument {}

@@ -25,8 +25,9 @@
 PyObject *rfs_py_none(void);
 PyObject *rfs_py_true(void);
 PyObject *rfs_py_false(void);
-/// New reference to None, for returning from a C function.
+/// New reference to None / False, for returning from a C function.
 PyObject *rfs_py_new_none(void);
+PyObject *rfs_py_new_false(void);
 void rfs_py_incref(PyObject *object);
 void rfs_py_decref(PyObject *object);
 void rfs_py_xdecref(PyObject *object);
@@ -48,6 +49,7 @@ PyObject *rfs_exc_connection_error(void);
 PyObject *rfs_exc_runtime_error(void);
 PyObject *rfs_exc_type_error(void);
 PyObject *rfs_exc_value_error(void);
+PyObject *rfs_exc_permission_error(void);
 
 /// Raises `exception_type` (borrowed) without arguments. Always returns NULL.
 PyObject *rfs_err_set_none(PyObject *exception_type);
@@ -78,13 +80,16 @@ typedef struct {
     int isolated;
     int write_bytecode;
     int site_import;
+    /// 1 in a run host: CPython's own SIGINT (KeyboardInterrupt) and SIGPIPE (ignored) handling,
+    /// as in `python job.py`; 0 when the embedding process owns its signals.
+    int install_signal_handlers;
     const char *home;
     const char *program_name;
 } rfs_python_options;
 
 /// Registers `_rfs_bridge` with PyImport_AppendInittab and initialises CPython on the calling
 /// thread (which becomes Python's main thread, holding the GIL on success). Signal handlers are
-/// not installed and argv is not parsed. On failure returns -1 and writes a message to `error`.
+/// installed only when the options say so; argv is not parsed. On failure returns -1 and writes a message to `error`.
 int rfs_python_initialize(const rfs_python_options *options, char *error, size_t error_size);
 
 // MARK: - The _rfs_bridge builtin module
@@ -107,10 +112,16 @@ typedef int (*rfs_bridge_write_fn)(
 /// KeyboardInterrupt should be raised in the running code, 0 otherwise.
 typedef int (*rfs_interrupt_check_fn)(void);
 
+/// Implements `_rfs_bridge.take_interrupt()` for the run host's SIGINT handler: a new reference
+/// to None (no interrupt was requested), False (one is pending but cannot be delivered now) or a
+/// str (deliver KeyboardInterrupt with this message; "" for none).
+typedef PyObject *(*rfs_take_interrupt_fn)(void);
+
 typedef struct {
     rfs_bridge_request_fn request;
     rfs_bridge_write_fn write;
     rfs_interrupt_check_fn interrupt_check;
+    rfs_take_interrupt_fn take_interrupt;
 } rfs_bridge_callbacks;
 
 /// Installs the Swift implementations; must be called before `rfs_python_initialize`.

@@ -14,12 +14,21 @@ shape instead of walking Python objects through the C API.
 Runs are split in two: ``begin_run`` prepares a fresh ``__main__`` and compiles the script,
 Swift executes the code object itself (so that an interrupt can only land in the user's code,
 never in this bookkeeping), and ``end_run`` classifies the result and restores ``sys``.
+
+In a run host (a process of its own per run or session, DESIGN.md §6), ``install_host`` also
+makes the interpreter behave like ``python job.py``: SIGINT raises KeyboardInterrupt (the worker
+interrupts a run that way, which also ends ``time.sleep`` and lock waits), ``sys.executable`` is a
+real interpreter of this version, and ``finish_interpreter`` waits for the script's threads and
+runs its ``atexit`` handlers before the run's result is reported.
 """
 
+import atexit
 import builtins
 import io
 import json
 import linecache
+import os
+import signal
 import sys
 import threading
 import traceback
@@ -37,6 +46,8 @@ __all__ = [
     "describe_exception",
     "end_run",
     "execution_context",
+    "finish_interpreter",
+    "install_host",
     "plugin",
     "register_connection",
     "set_execution_context",
@@ -60,10 +71,11 @@ class BridgeConnection:
     def request_data_sync(self, request, timeout=None):
         """Send ``request`` (a JSON-RPC request dict) and return the response dict.
 
-        Waits ``timeout`` seconds (``default_timeout`` when None), like ``MessageStream``. The
-        Swift peer puts its own id on the wire; the response gets the caller's id back so it
-        matches ``request``. Raises TimeoutError, ConnectionError or RuntimeError when no
-        response arrives.
+        Waits ``timeout`` seconds (``default_timeout`` when None), like ``MessageStream``; in a
+        run host the worker's ``--fetch-timeout`` is the deadline and a shorter ``timeout`` only
+        tightens it. The Swift peer puts its own id on the wire; the response gets the caller's
+        id back so it matches ``request``. Raises TimeoutError, ConnectionError, PermissionError
+        or RuntimeError when no response arrives.
         """
         wait = self.default_timeout if timeout is None else timeout
         params = request.get("params", {})
@@ -268,6 +280,8 @@ def begin_run(source, filename, argv):
     sys.stdout = run.stdout
     sys.stderr = run.stderr
     sys.modules["__main__"] = main
+    if _processes is not None:
+        _processes.begin_run(main, stdout=run.stdout, stderr=run.stderr)
 
     # The script is not a file on this machine: put its lines where traceback and inspect look.
     # mtime None makes linecache.checkcache leave the entry alone.
@@ -305,12 +319,18 @@ def end_run(run, exception):
 
 
 def _exit_code(exception):
-    """The exit status CPython would use for an uncaught SystemExit."""
+    """The C ``int`` CPython passes to ``exit()`` for an uncaught SystemExit.
+
+    CPython 3.11 reads the code with ``PyLong_AsLong`` (an integer beyond a C long becomes -1)
+    and casts it to ``int`` (the low 32 bits); the process's status is then that value & 0xFF,
+    so ``sys.exit(2**100)`` and ``sys.exit(-1)`` both end with status 255.
+    """
     code = exception.code
     if code is None:
         return 0
     if isinstance(code, int):
-        # CPython converts to a C int; keep the low 32 bits the same way.
+        if not -(2**63) <= code < 2**63:
+            return -1
         return ((code + 2**31) % 2**32) - 2**31
     try:
         print(code, file=sys.stderr)
@@ -320,6 +340,11 @@ def _exit_code(exception):
 
 
 def _restore(run):
+    if _processes is not None:
+        try:
+            _processes.end_run()
+        except Exception:
+            pass
     for stream in (run.stdout, run.stderr):
         try:
             stream._end_of_run()
@@ -348,6 +373,12 @@ def _type_name(exception_type):
     return f"{module}.{name}"
 
 
+def _printable(text):
+    """``text`` as UTF-8 can carry it: lone surrogates (``"bad \\udcff"``) become backslash
+    escapes, as CPython's own stderr shows them."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _describe(exception):
     try:
         message = str(exception)
@@ -357,9 +388,67 @@ def _describe(exception):
         formatted = "".join(traceback.format_exception(exception))
     except Exception:
         formatted = f"{_type_name(type(exception))}: {message}\n"
-    return {"type": _type_name(type(exception)), "message": message, "traceback": formatted}
+    return {
+        "type": _printable(_type_name(type(exception))),
+        "message": _printable(message),
+        "traceback": _printable(formatted),
+    }
 
 
 def describe_exception(exception):
     """JSON ``{"type", "message", "traceback"}`` for an exception (used for Swift's PythonError)."""
     return json.dumps(_describe(exception))
+
+
+# -- run hosts -----------------------------------------------------------------------------------
+
+
+def _on_sigint(signum, frame):
+    """SIGINT in a run host: the worker's way to interrupt the run (and Ctrl-C's, for a script
+    that sends itself SIGINT). Raises KeyboardInterrupt when the worker asked for it and the
+    script's own code is running; ignores it while the worker's bookkeeping runs (the request
+    waits for the script's code, or dies with the run)."""
+    verdict = _rfs_bridge.take_interrupt()
+    if verdict is False:
+        return
+    if verdict:
+        raise KeyboardInterrupt(verdict)
+    raise KeyboardInterrupt
+
+
+def _after_fork_in_child():
+    # A forked child has no worker to ask about interrupts: SIGINT is plain KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def install_host(python_executable=None):
+    """Set the interpreter up as a run host; returns JSON: ``sys.executable`` (or null).
+
+    Called once, on Python's main thread, right after the worker module is imported. Child
+    processes are set up by ``processes.install``: a real interpreter for ``sys.executable``
+    and multiprocessing's spawn, forked children that write to fd 1/2 and never use the host's
+    channels (fd 3 and 4), and a clear error instead of a hang when client code would have to
+    reach a fresh interpreter.
+    """
+    from . import processes
+
+    global _processes
+    signal.signal(signal.SIGINT, _on_sigint)
+    executable = processes.install(
+        python_executable, after_fork_in_child=_after_fork_in_child, detach_fds=(3, 4)
+    )
+    _processes = processes
+    return json.dumps(executable)
+
+
+#: ``processes`` once ``install_host`` ran (None in an interpreter that is not a run host).
+_processes = None
+
+
+def finish_interpreter():
+    """What ``python job.py`` does after the script and before it exits: wait for non-daemon
+    threads, then run ``atexit`` handlers. Only for a host that is discarded after the run."""
+    shutdown = getattr(threading, "_shutdown", None)
+    if shutdown is not None:
+        shutdown()
+    atexit._run_exitfuncs()

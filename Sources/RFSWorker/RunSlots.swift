@@ -1,19 +1,26 @@
 import Synchronization
 
-/// A first-in, first-out asynchronous lock: runs reach Python one at a time, in arrival order,
-/// and a run whose request is cancelled while it waits simply leaves the queue.
+/// A first-in, first-out asynchronous semaphore: at most `capacity` holders at once, the others
+/// served in arrival order; a waiter whose task is cancelled simply leaves the queue.
 ///
-/// State lives in a `Mutex` so `release()` is synchronous and can be called from `defer`.
-final class RunGate: Sendable {
+/// Used for `--max-runs` (runs executing at once) and, with capacity 1, for the runs of one
+/// shared or session host (one at a time). State lives in a `Mutex` so `release()` is
+/// synchronous and can be called from `defer`.
+final class RunSlots: Sendable {
     private struct State {
-        var busy = false
+        var capacity: Int
+        var held = 0
         var nextTicket: UInt64 = 0
         var waiters: [(ticket: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
     }
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
-    /// Waits for the gate; throws `CancellationError` if the task is cancelled while waiting.
+    init(capacity: Int) {
+        state = Mutex(State(capacity: max(1, capacity)))
+    }
+
+    /// Waits for a slot; throws `CancellationError` if the task is cancelled while waiting.
     func acquire() async throws {
         let ticket = state.withLock { state -> UInt64 in
             state.nextTicket += 1
@@ -23,8 +30,8 @@ final class RunGate: Sendable {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let resumeNow: Bool? = state.withLock { state in
                     if Task.isCancelled { return nil }
-                    if !state.busy {
-                        state.busy = true
+                    if state.held < state.capacity && state.waiters.isEmpty {
+                        state.held += 1
                         return true
                     }
                     state.waiters.append((ticket, continuation))
@@ -45,11 +52,11 @@ final class RunGate: Sendable {
         }
     }
 
-    /// Hands the gate to the next waiter, or marks it free.
+    /// Hands the slot to the next waiter, or frees it.
     func release() {
         let next = state.withLock { state -> CheckedContinuation<Void, any Error>? in
             if state.waiters.isEmpty {
-                state.busy = false
+                state.held -= 1
                 return nil
             }
             return state.waiters.removeFirst().continuation
@@ -57,6 +64,9 @@ final class RunGate: Sendable {
         next?.resume()
     }
 
-    /// Number of runs waiting behind the current one (for logs and tests).
+    /// Number of waiters (for logs and tests).
     var queued: Int { state.withLock { $0.waiters.count } }
+
+    /// Number of holders.
+    var inUse: Int { state.withLock { $0.held } }
 }

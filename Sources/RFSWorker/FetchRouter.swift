@@ -1,0 +1,76 @@
+import Logging
+import RFSProtocol
+import RFSWire
+
+/// Carries a run host's `host/fetch` to the client session that owns the connection id and
+/// brings back the client's reply message as it arrived, for the host's finder to parse: the
+/// daemon parses the reply once, and decides nothing about it but where it goes.
+///
+/// The one deadline of a fetch lives here: `--fetch-timeout`, or the finder's own timeout when
+/// that is shorter.
+struct FetchRouter: Sendable {
+    let registry: SessionRegistry
+    let fetchTimeout: Duration
+    let logger: Logger
+
+    /// The reply frame for `host/fetch` request `id`, on behalf of a run that may only fetch
+    /// through `allowedConnection`.
+    func fetch(id: Int64, params: HostFetchParams, allowedConnection: String?) async -> String {
+        guard params.connectionID == allowedConnection else {
+            let message =
+                allowedConnection == nil
+                ? "no run is using this host, so it may not fetch through connection '\(params.connectionID)'"
+                : "the run may only import through its own connection ('\(allowedConnection!)'), not '\(params.connectionID)'"
+            return HostFetchReply.failure(id: id, .refused, message: message)
+        }
+        guard let peer = registry.peer(for: params.connectionID) else {
+            return HostFetchReply.failure(
+                id: id, .connectionLost,
+                message: "no client session has connection id '\(params.connectionID)' (it disconnected or never connected)")
+        }
+        var deadline = fetchTimeout
+        if let seconds = params.timeout, seconds >= 0 {
+            deadline = min(deadline, .milliseconds(Int64((seconds * 1000).rounded(.up))))
+        }
+        do {
+            let reply = try await peer.requestVerbatim(params.method, params: params.params, timeout: deadline)
+            return HostFetchReply.success(id: id, clientReply: reply.text)
+        } catch let error as JSONRPCPeerError {
+            let what = "\(params.method) \(params.params["module_name"]?.stringValue ?? "") to connection '\(params.connectionID)'"
+            switch error {
+            case .timedOut:
+                return HostFetchReply.failure(id: id, .timeout, message: "\(what): no answer within \(Self.seconds(deadline)) s (--fetch-timeout)")
+            case .closed:
+                return HostFetchReply.failure(id: id, .connectionLost, message: "\(what): \(error)")
+            default:
+                return HostFetchReply.failure(id: id, .failed, message: "\(what): \(error)")
+            }
+        } catch is CancellationError {
+            return HostFetchReply.failure(id: id, .failed, message: "\(params.method) was abandoned")
+        } catch {
+            return HostFetchReply.failure(id: id, .failed, message: "\(params.method) to connection '\(params.connectionID)': \(error)")
+        }
+    }
+
+    private static func seconds(_ duration: Duration) -> String {
+        let value = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        return value == value.rounded() ? String(Int(value)) : String(format: "%.3g", value)
+    }
+}
+
+// TEMPORARY until RFSProtocol's verbatim requests land: parse and re-serialize.
+struct TemporaryVerbatimReply: Sendable {
+    let text: String
+    let isError: Bool
+}
+
+extension JSONRPCPeer {
+    func requestVerbatim(_ method: String, params: JSONValue?, timeout: Duration?) async throws -> TemporaryVerbatimReply {
+        do {
+            let result = try await request(method, params: params, timeout: timeout)
+            return TemporaryVerbatimReply(text: JSONRPCEncoder.encode(JSONRPCResponse(id: 0, result: result)), isError: false)
+        } catch let error as JSONRPCError {
+            return TemporaryVerbatimReply(text: JSONRPCEncoder.encode(JSONRPCResponse(id: 0, error: error)), isError: true)
+        }
+    }
+}
