@@ -25,10 +25,16 @@ struct JSONParser {
         var text = text
         // Native strings already store contiguous UTF-8; bridged ones are converted once here.
         let outcome: Result<JSONValue, JSONParseError> = text.withUTF8 { buffer in
-            var parser = JSONParser(bytes: buffer, maxDepth: maxDepth)
-            return Result { () throws(JSONParseError) -> JSONValue in try parser.parseDocument() }
+            Result { () throws(JSONParseError) -> JSONValue in try parse(bytes: buffer, maxDepth: maxDepth) }
         }
         return try outcome.get()
+    }
+
+    /// Parses a whole document held in UTF-8 bytes. Lets ``JSONScanner`` read the few small
+    /// members it needs as values (an id, an error code) straight from a slice of the text.
+    static func parse(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) throws(JSONParseError) -> JSONValue {
+        var parser = JSONParser(bytes: bytes, maxDepth: maxDepth)
+        return try parser.parseDocument()
     }
 
     private mutating func parseDocument() throws(JSONParseError) -> JSONValue {

@@ -9,6 +9,13 @@ extension JSONRPCPeer {
     ///
     /// Nonisolated so that parsing, which can take a while for a large message, happens before
     /// the peer's actor is entered.
+    ///
+    /// While a verbatim request is pending, a message is first scanned (validated without
+    /// building values, see ``JSONRPCEnvelope``): a single, valid response to a verbatim request
+    /// completes it with the text itself and is never parsed. Anything else is then parsed and
+    /// dispatched as usual: it costs one extra scan, but only while verbatim requests are
+    /// pending, and for a call only up to its `method` member (the scan stops there). With none
+    /// pending, the check is one atomic load.
     public nonisolated func receive(_ text: String) async {
         let size = text.utf8.count
         guard size <= configuration.maxMessageSize else {
@@ -17,6 +24,11 @@ extension JSONRPCPeer {
             if await !isClosed {
                 await transmit(.single(JSONRPCResponse(id: nil, error: protocolError(.invalidRequest(reason)))))
             }
+            return
+        }
+        if verbatimRequestsPending.load(ordering: .relaxed) > 0,
+           let response = JSONRPCEnvelope.response(in: text, maxDepth: configuration.maxNestingDepth),
+           await acceptVerbatimReply(to: response.id, JSONRPCVerbatimReply(text: text, isError: response.isError)) {
             return
         }
         let inbound = JSONRPCDecoder.decode(text, maxDepth: configuration.maxNestingDepth)
@@ -162,9 +174,24 @@ extension JSONRPCPeer {
             ])
             return
         }
-        if !complete(id, with: response.outcome.mapError { $0 }) {
+        if !complete(id, with: .success(.decoded(response))) {
             logger.notice("dropping reply for an unknown request id", metadata: ["rpc.id": .stringConvertible(id)])
         }
+    }
+
+    /// Completes verbatim request `id` with its reply's text; `false` when `id` names no pending
+    /// verbatim request, and the message is left to the ordinary path (which parses it).
+    private func acceptVerbatimReply(to id: JSONRPCID, _ reply: JSONRPCVerbatimReply) -> Bool {
+        guard closeReason == nil else {
+            logger.debug("ignoring inbound message: peer is closed")
+            return true
+        }
+        guard isPendingVerbatim(id) else { return false }
+        if !complete(id, with: .success(.verbatim(reply))) {
+            // It already has its outcome (a timeout that its caller has not collected yet).
+            logger.notice("dropping reply for an unknown request id", metadata: ["rpc.id": .stringConvertible(id)])
+        }
+        return true
     }
 
     /// A handler's reply went to `send` (or is no longer owed); wakes ``waitUntilIdle()``.

@@ -8,9 +8,22 @@
 extension JSONRPCPeer {
     struct PendingRequest {
         let method: String
+        /// Whether the caller wants the reply's text (``requestVerbatim(_:params:timeout:)``)
+        /// rather than its value; only such requests are completed with unparsed text.
+        let isVerbatim: Bool
         var timeoutTask: Task<Void, Never>?
-        var continuation: CheckedContinuation<JSONValue, any Error>?
-        var outcome: Result<JSONValue, any Error>?
+        var continuation: CheckedContinuation<ReceivedReply, any Error>?
+        var outcome: Result<ReceivedReply, any Error>?
+    }
+
+    /// A reply as it reached a pending request. An error reply is a reply here, not a failure:
+    /// ordinary requests throw it, verbatim requests hand it over.
+    enum ReceivedReply: Sendable {
+        /// Parsed and classified: every reply to an ordinary request, and a verbatim request's
+        /// reply that came inside a batch or had to be normalised (duplicate members).
+        case decoded(JSONRPCResponse)
+        /// The whole message as received, never parsed: a verbatim request's single reply.
+        case verbatim(JSONRPCVerbatimReply)
     }
 
     /// Calls `method` on the other side and returns its result.
@@ -21,15 +34,63 @@ extension JSONRPCPeer {
     ///   ``JSONRPCPeerError/messageTooLarge(size:limit:)``; `CancellationError` when the calling
     ///   task is cancelled (after which `$/cancelRequest` is sent); or the `send` closure's error.
     public func request(_ method: String, params: JSONValue? = nil, timeout: Duration? = nil) async throws -> JSONValue {
+        try Self.value(of: await call(method, params: params, timeout: timeout, verbatim: false), method: method)
+    }
+
+    /// Calls `method` on the other side and returns its reply message exactly as it arrived,
+    /// for a caller that forwards the reply rather than reads it (the worker daemon passing a
+    /// client's `fetch_module` reply on to a run host). The reply is never parsed into values:
+    /// it is only scanned, to check that it is valid and to find the request it answers.
+    ///
+    /// Timeouts, cancellation (`$/cancelRequest` is sent), closing and size checks are those of
+    /// ``request(_:params:timeout:)``. An error reply is *not* thrown: it is returned with
+    /// ``JSONRPCVerbatimReply/isError`` set, for the caller to pass on as it is. A reply that came
+    /// inside a batch, or whose envelope members repeat, is handed over re-encoded (compact, in
+    /// the spec's member order), since there is no text of its own to hand over.
+    ///
+    /// - Throws: ``JSONRPCPeerError/timedOut(method:after:)`` (after which `$/cancelRequest` is
+    ///   sent); ``JSONRPCPeerError/closed(reason:)``; ``JSONRPCPeerError/messageTooLarge(size:limit:)``;
+    ///   ``JSONRPCPeerError/malformedResponse(method:reason:)`` when the reply is not a valid
+    ///   response; `CancellationError` when the calling task is cancelled (after which
+    ///   `$/cancelRequest` is sent); or the `send` closure's error.
+    public nonisolated func requestVerbatim(
+        _ method: String, params: JSONValue? = nil, timeout: Duration? = nil
+    ) async throws -> JSONRPCVerbatimReply {
+        switch try await call(method, params: params, timeout: timeout, verbatim: true) {
+        case .verbatim(let reply):
+            return reply
+        case .decoded(let response):
+            // Serialized here, off the actor, like every other message of the peer.
+            return JSONRPCVerbatimReply(text: JSONRPCEncoder.encode(response), isError: response.error != nil)
+        }
+    }
+
+    /// Sends one request and waits for its reply: the common part of ``request(_:params:timeout:)``
+    /// and ``requestVerbatim(_:params:timeout:)``.
+    private func call(_ method: String, params: JSONValue?, timeout: Duration?, verbatim: Bool) async throws -> ReceivedReply {
         try ensureOpen()
         let id = makeRequestID()
         let text = try checkedSize(JSONRPCEncoder.encode(JSONRPCRequest(id: id, method: method, params: params)))
-        register(id, method: method, timeout: timeout ?? configuration.defaultRequestTimeout)
+        register(id, method: method, verbatim: verbatim, timeout: timeout ?? configuration.defaultRequestTimeout)
         return try await withTaskCancellationHandler {
             try await transmitCall(text, answeredBy: [id])
             return try await outcome(of: id)
         } onCancel: {
             Task { await self.cancelOutgoing([id]) }
+        }
+    }
+
+    /// The result of an ordinary request's reply; an error reply is thrown as its ``JSONRPCError``.
+    private nonisolated static func value(of reply: ReceivedReply, method: String) throws -> JSONValue {
+        switch reply {
+        case .decoded(let response):
+            return try response.outcome.get()
+        case .verbatim(let reply):
+            // Only verbatim requests are completed with text; decoded anyway to stay total.
+            guard case .single(.success(.response(let response))) = JSONRPCDecoder.decode(reply.text) else {
+                throw JSONRPCPeerError.malformedResponse(method: method, reason: "the reply is not a valid response")
+            }
+            return try response.outcome.get()
         }
     }
 
@@ -70,16 +131,16 @@ extension JSONRPCPeer {
         let text = try checkedSize(JSONRPCEncoder.encodeBatch(messages))
         let effectiveTimeout = timeout ?? configuration.defaultRequestTimeout
         for request in requests {
-            register(request.id, method: request.method, timeout: effectiveTimeout)
+            register(request.id, method: request.method, verbatim: false, timeout: effectiveTimeout)
         }
         let ids = requests.map(\.id)
         return try await withTaskCancellationHandler {
             try await transmitCall(text, answeredBy: ids)
             // Every id is awaited, even after a cancellation, so none is left in the table.
             var outcomes: [Result<JSONValue, any Error>] = []
-            for id in ids {
+            for request in requests {
                 do {
-                    outcomes.append(.success(try await outcome(of: id)))
+                    outcomes.append(.success(try Self.value(of: await outcome(of: request.id), method: request.method)))
                 } catch {
                     outcomes.append(.failure(error))
                 }
@@ -108,12 +169,25 @@ extension JSONRPCPeer {
         return text
     }
 
-    private func register(_ id: JSONRPCID, method: String, timeout: Duration?) {
-        var entry = PendingRequest(method: method)
+    private func register(_ id: JSONRPCID, method: String, verbatim: Bool, timeout: Duration?) {
+        var entry = PendingRequest(method: method, isVerbatim: verbatim)
         if let timeout {
             entry.timeoutTask = Self.startTimer(for: id, method: method, after: timeout, peer: self)
         }
         pendingRequests[id] = entry
+        // Counted before the request is sent, so before its reply can arrive. The count only
+        // decides whether `receive` looks for verbatim replies: a stale read costs time (the
+        // reply is parsed, then re-encoded for the caller), never correctness, so relaxed suffices.
+        if verbatim { verbatimRequestsPending.wrappingAdd(1, ordering: .relaxed) }
+    }
+
+    /// Removes the entry of request `id`, keeping ``verbatimRequestsPending`` in step: the one
+    /// way entries leave the table.
+    @discardableResult
+    private func removeEntry(_ id: JSONRPCID) -> PendingRequest? {
+        guard let entry = pendingRequests.removeValue(forKey: id) else { return nil }
+        if entry.isVerbatim { verbatimRequestsPending.wrappingSubtract(1, ordering: .relaxed) }
+        return entry
     }
 
     /// Sends a call; if the caller is already cancelled or the send fails, its ids are
@@ -129,7 +203,7 @@ extension JSONRPCPeer {
     }
 
     /// Waits for the outcome of a registered request and removes its entry.
-    private func outcome(of id: JSONRPCID) async throws -> JSONValue {
+    private func outcome(of id: JSONRPCID) async throws -> ReceivedReply {
         try await withCheckedThrowingContinuation { continuation in
             guard var entry = pendingRequests[id] else {
                 // Unreachable: only this function and `forget` remove entries.
@@ -137,7 +211,7 @@ extension JSONRPCPeer {
                 return
             }
             if let outcome = entry.outcome {
-                pendingRequests[id] = nil
+                removeEntry(id)
                 continuation.resume(with: outcome)
             } else {
                 entry.continuation = continuation
@@ -150,12 +224,12 @@ extension JSONRPCPeer {
     /// it is awaited. Returns `false` when `id` is unknown or already has an outcome (a late
     /// reply after a timeout, a reply to a cancelled request).
     @discardableResult
-    func complete(_ id: JSONRPCID, with outcome: Result<JSONValue, any Error>) -> Bool {
+    func complete(_ id: JSONRPCID, with outcome: Result<ReceivedReply, any Error>) -> Bool {
         guard var entry = pendingRequests[id], entry.outcome == nil else { return false }
         entry.timeoutTask?.cancel()
         entry.timeoutTask = nil
         if let continuation = entry.continuation {
-            pendingRequests[id] = nil
+            removeEntry(id)
             continuation.resume(with: outcome)
         } else {
             entry.outcome = outcome
@@ -169,8 +243,13 @@ extension JSONRPCPeer {
         pendingRequests[id]?.method
     }
 
+    /// Whether `id` names a pending verbatim request.
+    func isPendingVerbatim(_ id: JSONRPCID) -> Bool {
+        pendingRequests[id]?.isVerbatim == true
+    }
+
     private func forget(_ id: JSONRPCID) {
-        pendingRequests.removeValue(forKey: id)?.timeoutTask?.cancel()
+        removeEntry(id)?.timeoutTask?.cancel()
     }
 
     // MARK: Timeouts and cancellation

@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 
 /// One end of a JSON-RPC 2.0 session: it both serves calls (handlers registered by method
 /// name) and makes calls (``request(_:params:timeout:)``), over any transport that can carry
@@ -25,6 +26,11 @@ public actor JSONRPCPeer {
 
     /// Outgoing requests awaiting their reply, by id.
     var pendingRequests: [JSONRPCID: PendingRequest] = [:]
+    /// How many entries of `pendingRequests` are verbatim requests. Read by the nonisolated
+    /// ``receive(_:)`` without entering the actor, so that inbound messages are only scanned
+    /// for a verbatim reply while one can arrive; every other message is parsed as before,
+    /// at no extra cost.
+    nonisolated let verbatimRequestsPending = Atomic<Int>(0)
     /// The next outgoing request id; ids are never reused within a session.
     var nextRequestNumber: Int64 = 1
     /// Tasks running handlers of incoming requests, by request id (for `$/cancelRequest`).

@@ -3,6 +3,31 @@ import Testing
 
 @Suite("JSON parser")
 struct JSONParserTests {
+    // MARK: Cases (also fed to the envelope scan, which must agree with the parser on each)
+
+    static let integers: [(String, Int64)] = [
+        ("0", 0), ("-0", 0), ("7", 7), ("-123", -123),
+        ("9223372036854775807", .max), ("-9223372036854775808", .min),
+    ]
+    static let doubles: [(String, Double)] = [
+        ("1.5", 1.5), ("-0.25", -0.25), ("1e3", 1000), ("1E+2", 100), ("-1.25e-3", -0.00125),
+        ("2.0", 2.0), ("9223372036854775808", 9223372036854775808.0),
+        ("-9223372036854775809", -9223372036854775809.0),
+        ("123456789012345678901234567890", 123456789012345678901234567890.0),
+    ]
+    static let invalidNumbers = ["01", "-01", "-", "1.", "1e", "1e+", "--1", "1.e3", "-.5", "-a", "1E-"]
+    static let badNumberStarts = [".5", "+1"]
+    static let trailingAfterNumbers = ["0x10", "00", "1.5.2"]
+    static let nonFiniteLiterals = ["NaN", "Infinity", "-Infinity"]
+    static let unpairedSurrogates = [#""\uD83D""#, #""\uD83Dx""#, #""\uD83D\u0041""#, #""\uDE00""#, #""a\uDBFF\n""#]
+    static let invalidEscapes = [#""\x""#, #""\a""#, #""\'""#, #""\U0041""#]
+    static let shortUnicodeEscapes = [#""\u12""#, #""\u12G4""#, #""\u""#]
+    static let malformedDocuments = [
+        "", " ", "[", "[1,]", "[1 2]", "{", #"{"a"}"#, #"{"a":}"#, #"{"a":1,}"#, #"{a:1}"#,
+        "{'a':1}", "'x'", #""unterminated"#, "tru", "nul", "True", "[1]]", "1 2", "// c\n1",
+        "/* c */ 1", "\u{FEFF}1", "[,1]", #"{"a":1 "b":2}"#, "{,}",
+    ]
+
     // MARK: Values
 
     @Test("literals and containers parse to the matching JSONValue")
@@ -29,22 +54,14 @@ struct JSONParserTests {
 
     @Test(
         "integers that fit Int64 are .int",
-        arguments: [
-            ("0", Int64(0)), ("-0", 0), ("7", 7), ("-123", -123),
-            ("9223372036854775807", .max), ("-9223372036854775808", .min),
-        ] as [(String, Int64)])
+        arguments: integers)
     func integers(text: String, value: Int64) throws {
         #expect(try JSONValue.parse(text) == .int(value))
     }
 
     @Test(
         "fractions, exponents and integers beyond Int64 are .double",
-        arguments: [
-            ("1.5", 1.5), ("-0.25", -0.25), ("1e3", 1000), ("1E+2", 100), ("-1.25e-3", -0.00125),
-            ("2.0", 2.0), ("9223372036854775808", 9223372036854775808.0),
-            ("-9223372036854775809", -9223372036854775809.0),
-            ("123456789012345678901234567890", 123456789012345678901234567890.0),
-        ] as [(String, Double)])
+        arguments: doubles)
     func doubles(text: String, value: Double) throws {
         #expect(try JSONValue.parse(text) == .double(value))
     }
@@ -56,25 +73,25 @@ struct JSONParserTests {
 
     @Test(
         "numbers outside JSON's grammar are rejected",
-        arguments: ["01", "-01", "-", "1.", "1e", "1e+", "--1", "1.e3", "-.5", "-a", "1E-"])
+        arguments: invalidNumbers)
     func invalidNumbers(text: String) {
         let error = #expect(throws: JSONParseError.self) { try JSONValue.parse(text) }
         #expect(error?.reason == .invalidNumber)
     }
 
-    @Test("a number must start with a digit or minus", arguments: [".5", "+1"])
+    @Test("a number must start with a digit or minus", arguments: badNumberStarts)
     func numberStart(text: String) {
         let error = #expect(throws: JSONParseError.self) { try JSONValue.parse(text) }
         #expect(error == JSONParseError(.unexpectedCharacter(text.utf8.first!, expected: "a JSON value"), offset: 0))
     }
 
-    @Test("digits after a complete number are not part of it", arguments: ["0x10", "00", "1.5.2"])
+    @Test("digits after a complete number are not part of it", arguments: trailingAfterNumbers)
     func trailingAfterNumber(text: String) {
         let error = #expect(throws: JSONParseError.self) { try JSONValue.parse(text) }
         #expect(error?.reason == .trailingContent || error?.reason == .invalidNumber)
     }
 
-    @Test("NaN and Infinity are not JSON", arguments: ["NaN", "Infinity", "-Infinity"])
+    @Test("NaN and Infinity are not JSON", arguments: nonFiniteLiterals)
     func nonFiniteLiterals(text: String) {
         #expect(throws: JSONParseError.self) { try JSONValue.parse(text) }
     }
@@ -108,7 +125,7 @@ struct JSONParserTests {
 
     @Test(
         "unpaired surrogates are rejected (a Swift string cannot hold one)",
-        arguments: [#""\uD83D""#, #""\uD83Dx""#, #""\uD83D\u0041""#, #""\uDE00""#, #""a\uDBFF\n""#])
+        arguments: unpairedSurrogates)
     func unpairedSurrogates(text: String) {
         let error = #expect(throws: JSONParseError.self) { try JSONValue.parse(text) }
         guard case .unpairedSurrogate? = error?.reason else {
@@ -117,7 +134,7 @@ struct JSONParserTests {
         }
     }
 
-    @Test("invalid escapes are rejected", arguments: [#""\x""#, #""\a""#, #""\'""#, #""\U0041""#])
+    @Test("invalid escapes are rejected", arguments: invalidEscapes)
     func invalidEscapes(text: String) {
         let error = #expect(throws: JSONParseError.self) { try JSONValue.parse(text) }
         guard case .invalidEscape? = error?.reason else {
@@ -126,7 +143,7 @@ struct JSONParserTests {
         }
     }
 
-    @Test("\\u needs exactly four hex digits", arguments: [#""\u12""#, #""\u12G4""#, #""\u""#])
+    @Test("\\u needs exactly four hex digits", arguments: shortUnicodeEscapes)
     func shortUnicodeEscapes(text: String) {
         let error = #expect(throws: JSONParseError.self) { try JSONValue.parse(text) }
         #expect(error?.reason == .invalidUnicodeEscape)
@@ -144,11 +161,7 @@ struct JSONParserTests {
 
     @Test(
         "malformed documents are rejected",
-        arguments: [
-            "", " ", "[", "[1,]", "[1 2]", "{", #"{"a"}"#, #"{"a":}"#, #"{"a":1,}"#, #"{a:1}"#,
-            "{'a':1}", "'x'", #""unterminated"#, "tru", "nul", "True", "[1]]", "1 2", "// c\n1",
-            "/* c */ 1", "\u{FEFF}1", "[,1]", #"{"a":1 "b":2}"#, "{,}",
-        ])
+        arguments: malformedDocuments)
     func malformed(text: String) {
         #expect(throws: JSONParseError.self) { try JSONValue.parse(text) }
     }
