@@ -57,20 +57,3 @@ struct FetchRouter: Sendable {
         return value == value.rounded() ? String(Int(value)) : String(format: "%.3g", value)
     }
 }
-
-// TEMPORARY until RFSProtocol's verbatim requests land: parse and re-serialize.
-struct TemporaryVerbatimReply: Sendable {
-    let text: String
-    let isError: Bool
-}
-
-extension JSONRPCPeer {
-    func requestVerbatim(_ method: String, params: JSONValue?, timeout: Duration?) async throws -> TemporaryVerbatimReply {
-        do {
-            let result = try await request(method, params: params, timeout: timeout)
-            return TemporaryVerbatimReply(text: JSONRPCEncoder.encode(JSONRPCResponse(id: 0, result: result)), isError: false)
-        } catch let error as JSONRPCError {
-            return TemporaryVerbatimReply(text: JSONRPCEncoder.encode(JSONRPCResponse(id: 0, error: error)), isError: true)
-        }
-    }
-}

@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 
 @testable import RFSPython
+import RFSWire
 
 @Suite("_rfs_bridge", .timeLimit(.minutes(2)))
 struct BridgeTests {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import RFSPython
+import RFSWire
 
 /// Imports from `fixtures/workspace` (see fixtures/README.md for the expected values) served by
 /// an `RFSModuleIndex`, through the real finder, `_rfs_bridge` and a Swift handler.
@@ -12,7 +13,7 @@ struct FixtureImportTests {
         "raises_on_import", "pkg_data", "shared_name", "shadowed", "mod_over_ns",
     ]
 
-    private func run(_ code: String, server: IndexServer) async throws -> (RunOutcome, OutputRecorder) {
+    private func run(_ code: String, server: IndexServer) async throws -> (RunResult, OutputRecorder) {
         let python = try await SharedPython.interpreter()
         let output = OutputRecorder()
         let outcome = try await TestRouter.shared.withConnection(server.handler) { connection in

@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 
 @testable import RFSPython
+import RFSWire
 
 /// Imports through the real `RemoteMetaPathFinder` (registered with `registerConnection`),
 /// `_rfs_bridge` and a Swift handler that serves modules from a dictionary.

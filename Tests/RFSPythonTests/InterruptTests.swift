@@ -2,12 +2,13 @@ import Foundation
 import Testing
 
 @testable import RFSPython
+import RFSWire
 
 /// Each test calls `interrupt()` only while its own run is known to be the current one (it has
 /// printed a marker and cannot end by itself), so tests running in parallel are not affected.
 @Suite("Interrupts", .timeLimit(.minutes(2)))
 struct InterruptTests {
-    private func expectKeyboardInterrupt(_ outcome: RunOutcome, sourceLine: String? = nil) {
+    private func expectKeyboardInterrupt(_ outcome: RunResult, sourceLine: String? = nil) {
         guard case .exception(let exception) = outcome else {
             Issue.record("expected KeyboardInterrupt, got \(outcome)")
             return

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import RFSPython
+import RFSWire
 
 @Suite("Script runs", .timeLimit(.minutes(2)))
 struct RunTests {

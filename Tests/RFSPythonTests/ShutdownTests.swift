@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import RFSPython
+import RFSWire
 
 /// Shutting down finalises CPython, which cannot be started again in the same process, so the
 /// check runs in a child process: this test binary again, running only this same test with the

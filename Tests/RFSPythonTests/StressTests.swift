@@ -4,6 +4,7 @@ import Synchronization
 import Testing
 
 @testable import RFSPython
+import RFSWire
 
 /// Many runs and fetches at once, and a leak check. Serialized with each other so the leak
 /// check's RSS figures are not inflated by the concurrency test.

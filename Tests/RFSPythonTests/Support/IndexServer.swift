@@ -2,6 +2,7 @@ import Foundation
 import RFSModuleIndex
 
 @testable import RFSPython
+import RFSWire
 
 /// Serves `fetch_module` from an `RFSModuleIndex` over a folder, as the `rfs` client does:
 /// decode `{"module_name": ...}`, `lookup`, encode the result (or `null`, or an error reply).

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 
 @testable import RFSPython
+import RFSWire
 
 /// A client-side module source for tests: answers `fetch_module` from a dictionary, the way a
 /// client answers from its `RFSModuleIndex`, and records what was asked.
@@ -67,7 +68,7 @@ extension PythonInterpreter {
         names: [String],
         filename: String = "/client/src/main.py",
         output: OutputRecorder
-    ) async throws -> RunOutcome {
+    ) async throws -> RunResult {
         try await run(
             code: code,
             filename: filename,

@@ -4,6 +4,7 @@ import Synchronization
 import Testing
 
 @testable import RFSPython
+import RFSWire
 
 /// The test process's one interpreter (CPython cannot be initialised twice), started on first
 /// use. Its request handler routes by connection id to handlers the tests register, so tests

@@ -1,4 +1,5 @@
 import RFSPython
+import RFSWire
 import Synchronization
 
 /// A value that changes over time, and waits until it satisfies a predicate (the suites' time
