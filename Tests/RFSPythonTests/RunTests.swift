@@ -127,6 +127,10 @@ struct RunTests {
         ("import sys; sys.exit(True)", 1, ""),
         ("import sys; sys.exit('bye now')", 1, "bye now\n"),
         ("raise SystemExit([1, 2])", 1, "[1, 2]\n"),
+        // CPython reads the code as a C long (beyond it: -1) and passes the low 32 bits to exit().
+        ("import sys; sys.exit(2**100)", -1, ""),
+        ("import sys; sys.exit(-2**100)", -1, ""),
+        ("import sys; sys.exit(2**32 + 5)", 5, ""),
     ])
     func systemExitBecomesAnExitCode(code: String, expected: Int32, stderr: String) async throws {
         let python = try await SharedPython.interpreter()
@@ -134,6 +138,20 @@ struct RunTests {
         let outcome = try await python.run(code: code, filename: "exit.py", argv: [], output: output.callback)
         #expect(outcome == .exit(code: expected))
         #expect(output.stderr == stderr)
+    }
+
+    @Test("an exception whose message holds a lone surrogate is reported with it escaped, as stderr shows it")
+    func loneSurrogateInAnExceptionMessage() async throws {
+        let python = try await SharedPython.interpreter()
+        let outcome = try await python.run(
+            code: "raise ValueError('bad \\udcff')", filename: "/client/surrogate.py", argv: [], output: OutputRecorder().callback)
+        guard case .exception(let exception) = outcome else {
+            Issue.record("expected an exception, got \(outcome)")
+            return
+        }
+        #expect(exception.type == "ValueError")
+        #expect(exception.message == "bad \\udcff")
+        #expect(exception.traceback.hasSuffix("ValueError: bad \\udcff\n"))
     }
 
     @Test func uncaughtExceptionCarriesACPythonStyleTraceback() async throws {
