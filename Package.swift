@@ -92,6 +92,8 @@ let package = Package(
         .testTarget(name: "RFSProtocolTests", dependencies: ["RFSProtocol"]),
         .testTarget(name: "RFSModuleIndexTests", dependencies: ["RFSModuleIndex"]),
         .testTarget(name: "RFSWireTests", dependencies: ["RFSWire", "RFSProtocol"]),
+        .testTarget(name: "RFSWorkerTests", dependencies: ["RFSWorker", "RFSWire", "RFSProtocol"]),
+        .testTarget(name: "RFSHostTests", dependencies: ["RFSHost", "RFSPython", "RFSWire", "CRFSSystem"]),
         .testTarget(
             name: "RFSPythonTests",
             dependencies: ["RFSPython", "RFSWire", "RFSModuleIndex", .product(name: "Logging", package: "swift-log")]

@@ -37,6 +37,7 @@ final class ControlWriter: @unchecked Sendable {
     private var queuedBytes = 0
     private var closed = false
     private var wakeGeneration: UInt64 = 0
+    private var waitingOutputs = 0
 
     /// - Parameters:
     ///   - onClosed: called (on the writer thread) when the channel fails: the worker is gone.
@@ -71,13 +72,22 @@ final class ControlWriter: @unchecked Sendable {
         let generation = wakeGeneration
         for piece in OutputParams.split(text, maxBytes: maxTextBytes) {
             while queuedBytes >= maxQueuedBytes && !closed && generation == wakeGeneration {
+                waitingOutputs += 1
                 condition.wait()
+                waitingOutputs -= 1
             }
             if closed || generation != wakeGeneration { return }
             queue.append(.output(kind, piece))
             queuedBytes += piece.utf8.count
             condition.broadcast()
         }
+    }
+
+    /// Output writes waiting for room now (for tests and diagnostics).
+    var waitingWriters: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return waitingOutputs
     }
 
     /// Ends every output wait in progress (the run is being interrupted).
