@@ -113,7 +113,9 @@ let package = Package(
         ),
         .testTarget(
             name: "RFSEndToEndTests",
-            dependencies: ["RFSProtocol", "RFSWire", "RFSTransport", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "RFSProtocol", "RFSWire", "RFSTransport", "CRFSSystem", .product(name: "Logging", package: "swift-log"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -140,6 +140,29 @@ static PyObject *bridge_take_interrupt(PyObject *self, PyObject *unused) {
     return bridge_callbacks.take_interrupt();
 }
 
+/// `_rfs_bridge.sigint_handler(signum, frame)`: the run host's SIGINT handler. In C, so the
+/// KeyboardInterrupt it raises shows no frame of ours in the script's traceback, exactly as
+/// CPython's own default handler does.
+static PyObject *bridge_sigint_handler(PyObject *self, PyObject *args) {
+    (void)self;
+    (void)args;
+    PyObject *verdict = bridge_callbacks.take_interrupt != NULL ? bridge_callbacks.take_interrupt() : Py_NewRef(Py_None);
+    if (verdict == NULL) {
+        return NULL;
+    }
+    if (verdict == Py_False) {  // pending, but not for this moment: ignore the signal
+        Py_DECREF(verdict);
+        Py_RETURN_NONE;
+    }
+    if (PyUnicode_Check(verdict) && PyUnicode_GetLength(verdict) > 0) {
+        PyErr_SetObject(PyExc_KeyboardInterrupt, verdict);
+    } else {
+        PyErr_SetNone(PyExc_KeyboardInterrupt);
+    }
+    Py_DECREF(verdict);
+    return NULL;
+}
+
 // Static storage: CPython keeps pointers to the method table and module definition forever.
 static PyMethodDef bridge_methods[] = {
     {"request", (PyCFunction)(void (*)(void))bridge_request, METH_VARARGS | METH_KEYWORDS,
@@ -149,6 +172,10 @@ static PyMethodDef bridge_methods[] = {
      "Raises TimeoutError, ConnectionError or RuntimeError."},
     {"write", (PyCFunction)(void (*)(void))bridge_write, METH_VARARGS | METH_KEYWORDS,
      "write(stream, text) -> None\n\nDeliver output of the current run ('stdout' or 'stderr')."},
+    {"sigint_handler", bridge_sigint_handler, METH_VARARGS,
+     "sigint_handler(signum, frame)\n\n"
+     "The run host's SIGINT handler: raises KeyboardInterrupt (with the worker's message, if\n"
+     "any) unless an interrupt the worker asked for must wait for the script's own code."},
     {"take_interrupt", bridge_take_interrupt, METH_NOARGS,
      "take_interrupt() -> None | False | str\n\n"
      "For the run host's SIGINT handler: None when the worker asked for no interrupt, False when\n"

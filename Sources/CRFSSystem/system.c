@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 int rfs_spawn(const char *path, char *const argv[], char *const envp[],
@@ -109,7 +109,6 @@ int rfs_thread_kill(unsigned long thread, int signal) { return pthread_kill((pth
 
 unsigned long rfs_thread_self(void) { return (unsigned long)pthread_self(); }
 
-int rfs_set_parent_death_signal(int signal) { return prctl(PR_SET_PDEATHSIG, signal, 0, 0, 0) == 0 ? 0 : errno; }
 
 int64_t rfs_process_rss(pid_t pid) {
     char path[64];
@@ -121,4 +120,17 @@ int64_t rfs_process_rss(pid_t pid) {
     fclose(file);
     if (fields != 2) return -1;
     return (int64_t)resident * (int64_t)sysconf(_SC_PAGESIZE);
+}
+
+int rfs_wait_process_exit(pid_t pid, int timeout_ms) {
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0) return errno == ESRCH ? 1 : -1;
+    struct pollfd entry = {.fd = fd, .events = POLLIN};
+    int result;
+    do {
+        result = poll(&entry, 1, timeout_ms);
+    } while (result < 0 && errno == EINTR);
+    close(fd);
+    if (result < 0) return -1;
+    return result > 0 ? 1 : 0;
 }

@@ -140,14 +140,16 @@ public final class ClientSession: Sendable {
     }
 
     /// Runs `code` on the worker. Cancelling the calling task sends `$/cancelRequest`; the
-    /// worker interrupts the script and the outcome is ``RunOutcome/cancelled``.
+    /// worker interrupts the script (KeyboardInterrupt), and this keeps delivering the script's
+    /// output until the worker's reply, so what the script prints while it stops is shown; the
+    /// outcome is then ``RunOutcome/cancelled``.
     public func run(code: String, filename: String, argv: [String], connectionID: String?, topLevelNames: [String]) async throws -> RunOutcome {
         let params = RunParams(
             code: code, filename: filename, argv: argv,
             context: ExecutionContext(connectionID: connectionID, topLevelNames: topLevelNames))
         let reply: JSONValue
         do {
-            reply = try await peer.request(WireMethod.run, params: params.json, timeout: nil)
+            reply = try await peer.requestAwaitingCancellation(WireMethod.run, params: params.json, timeout: nil)
         } catch let error as JSONRPCError where error.code == JSONRPCError.requestCancelled {
             return .cancelled
         } catch is CancellationError {

@@ -16,7 +16,7 @@ import Synchronization
 ///
 /// **Life.** The host lives until the daemon closes the control channel or kills it (the daemon
 /// always ends a host with SIGKILL to its process group, which also ends what the script started).
-/// It gets SIGKILL when the daemon dies, too.
+/// When the daemon dies, the control channel reaches end of file and the host exits at once.
 public enum RunHostProcess {
     public struct Options: Sendable {
         public var maxMessageSize: Int
@@ -35,8 +35,9 @@ public enum RunHostProcess {
             FileHandle.standardError.write(Data("rfs: \(refusal)\n".utf8))
             return 1
         }
-        // Die with the daemon: SIGKILL on its death, and exit now if it already died.
-        _ = rfs_set_parent_death_signal(SIGKILL)
+        // The daemon may have died before we got here. Later, its death closes the control
+        // channel, and the reader thread's end of file ends this process. (Not PR_SET_PDEATHSIG:
+        // it fires when the *thread* that started us exits, and the daemon's threads come and go.)
         if let parent = environment[HostProtocol.parentVariable].flatMap(Int32.init), getppid() != parent {
             return 1
         }
@@ -79,8 +80,11 @@ public enum RunHostProcess {
         await peer.registerNotification(HostProtocol.Method.interrupt) { params in
             guard let interrupt = try? HostInterruptParams(json: params) else { return }
             interpreter.setInterruptMessage(interrupt.message)
-            interpreter.interrupt()
-            runs.cancel()
+            // Exactly one request per interrupt: to the run in progress, or (not started yet)
+            // by cancelling its job, which then either leaves the queue or interrupts it.
+            if !interpreter.interrupt() {
+                runs.cancel()
+            }
         }
         await peer.registerNotification(HostProtocol.Method.connectionClosed) { params in
             guard let closed = try? HostConnectionClosedParams(json: params) else { return }

@@ -37,6 +37,16 @@ extension JSONRPCPeer {
         try Self.value(of: await call(method, params: params, timeout: timeout, verbatim: false), method: method)
     }
 
+    /// Like ``request(_:params:timeout:)``, except that cancelling the calling task only sends
+    /// `$/cancelRequest` and keeps waiting for the other side's reply (normally `-32800`, after
+    /// the work it did on the way out). For a client that wants what a cancelled call still
+    /// produced, such as the output a script prints while it handles KeyboardInterrupt. The
+    /// reply also ends the wait when it is a result: the other side may finish first.
+    public func requestAwaitingCancellation(_ method: String, params: JSONValue? = nil, timeout: Duration? = nil) async throws -> JSONValue {
+        try Self.value(
+            of: await call(method, params: params, timeout: timeout, verbatim: false, awaitReplyAfterCancel: true), method: method)
+    }
+
     /// Calls `method` on the other side and returns its reply message exactly as it arrived,
     /// for a caller that forwards the reply rather than reads it (the worker daemon passing a
     /// client's `fetch_module` reply on to a run host). The reply is never parsed into values:
@@ -67,11 +77,21 @@ extension JSONRPCPeer {
 
     /// Sends one request and waits for its reply: the common part of ``request(_:params:timeout:)``
     /// and ``requestVerbatim(_:params:timeout:)``.
-    private func call(_ method: String, params: JSONValue?, timeout: Duration?, verbatim: Bool) async throws -> ReceivedReply {
+    private func call(
+        _ method: String, params: JSONValue?, timeout: Duration?, verbatim: Bool, awaitReplyAfterCancel: Bool = false
+    ) async throws -> ReceivedReply {
         try ensureOpen()
         let id = makeRequestID()
         let text = try checkedSize(JSONRPCEncoder.encode(JSONRPCRequest(id: id, method: method, params: params)))
         register(id, method: method, verbatim: verbatim, timeout: timeout ?? configuration.defaultRequestTimeout)
+        if awaitReplyAfterCancel {
+            try await transmitCall(text, answeredBy: [id])
+            return try await withTaskCancellationHandler {
+                try await outcome(of: id)
+            } onCancel: {
+                Task { await self.sendCancelNotice(for: id) }
+            }
+        }
         return try await withTaskCancellationHandler {
             try await transmitCall(text, answeredBy: [id])
             return try await outcome(of: id)

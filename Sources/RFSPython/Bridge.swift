@@ -262,7 +262,8 @@ final class Bridge: Sendable {
 
     /// Interrupts the run `token` (nil: the current run). Callable from any thread without the
     /// GIL; only takes short locks.
-    func interrupt(token: UInt64?) {
+    @discardableResult
+    func interrupt(token: UInt64?) -> Bool {
         let owner = owner.withLock { $0 }
         let message = nextInterruptMessage.withLock { $0 }
         let requested = interrupts.request(token: token, message: message) {
@@ -272,6 +273,7 @@ final class Bridge: Sendable {
             owner?.wake()  // a bridge request the run is blocked in gives up
             transport?.wake()
         }
+        return requested
     }
 
     /// Makes the run look at its pending interrupt soon: a pending call that raises

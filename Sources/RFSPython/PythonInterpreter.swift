@@ -124,8 +124,10 @@ public final class PythonInterpreter: Sendable {
     /// Raises KeyboardInterrupt in the run in progress, if any: at its next bytecode, or at once
     /// when it is blocked in a bridge request. Callable from any thread; never blocks. An
     /// interrupt never reaches a later run. (A script blocked in another system call, such as
-    /// `time.sleep`, sees it when that call returns.)
-    public func interrupt() {
+    /// `time.sleep`, sees it when that call returns, unless the interpreter installed signal
+    /// handlers, as a run host's does.) Returns whether a run was in progress to interrupt.
+    @discardableResult
+    public func interrupt() -> Bool {
         bridge.interrupt(token: nil)
     }
 

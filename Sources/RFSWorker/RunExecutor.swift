@@ -55,6 +55,11 @@ final class RunExecutor: Sendable {
             }
         if let slot { try await slot.gate.acquire() }
         defer { slot?.gate.release() }
+        if slots.inUse >= slots.capacity {
+            logger.info(
+                "run waits for a free slot",
+                metadata: ["max_runs": "\(slots.capacity)", "waiting": "\(slots.queued + 1)", "filename": "\(run.filename)"])
+        }
         try await slots.acquire()
         defer { slots.release() }
         try Task.checkCancellation()

@@ -69,4 +69,6 @@ final class RunSlots: Sendable {
 
     /// Number of holders.
     var inUse: Int { state.withLock { $0.held } }
+
+    var capacity: Int { state.withLock { $0.capacity } }
 }

@@ -63,15 +63,14 @@ final class RunWatchdog: Sendable {
         addTimer {
             try? await Task.sleep(for: grace)
             guard !Task.isCancelled else { return }
-            let what: String
+            let after = "did not stop within \(Self.describe(grace)) s of being interrupted (--cancel-grace); its process was killed"
+            let message: String
             switch reason {
-            case .cancel: what = "it was cancelled"
-            case .runTimeout: what = "it exceeded the worker's run timeout"
-            case .shutdown: what = "the worker is shutting down"
+            case .cancel: message = "the run was cancelled and \(after)"
+            case .runTimeout: message = "the run exceeded the worker's run timeout and \(after)"
+            case .shutdown: message = "the worker is shutting down and the run \(after)"
             }
-            self.kill(
-                reason: reason == .runTimeout ? "run_timeout" : "cancel_grace",
-                message: "the run did not end within \(Self.describe(grace)) s after \(what) was signalled; its process was killed (--cancel-grace)")
+            self.kill(reason: reason == .runTimeout ? "run_timeout" : "cancel_grace", message: message)
         }
     }
 

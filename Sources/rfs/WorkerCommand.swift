@@ -87,8 +87,8 @@ struct WorkerCommand: AsyncParsableCommand {
             cancelGrace: cancelGrace.duration, runTimeout: runTimeout?.duration, runMemory: runMemory?.bytes,
             isolation: isolation, maxRuns: maxRuns, warmHosts: warmHosts ?? (handshake ? 1 : 2),
             // The private worker of `rfs run` serves one run: a replacement host would only
-            // compete with it for the CPU.
-            refillWarmHosts: !handshake, hostExecutable: Executable.path, pythonPath: pythonPath,
+            // compete with it for the CPU (unless warm hosts were asked for explicitly).
+            refillWarmHosts: !handshake || warmHosts != nil, hostExecutable: Executable.path, pythonPath: pythonPath,
             pythonVersion: PythonInterpreter.linkedVersion, hostLogLevel: logger.logLevel)
         if handshake {
             if let refusal = ChildHandshake.refusal(environment: ProcessInfo.processInfo.environment) {

@@ -49,8 +49,10 @@ int rfs_thread_kill(unsigned long thread, int signal);
 /// The calling thread's pthread_t as an integer.
 unsigned long rfs_thread_self(void);
 
-/// prctl(PR_SET_PDEATHSIG, signal): this process gets `signal` when its parent dies.
-int rfs_set_parent_death_signal(int signal);
+/// Waits until process `pid` (any process, not only a child) has exited, at most `timeout_ms`
+/// milliseconds (-1: no limit), with a pidfd (Linux 5.3+). Returns 1 when it has exited (or
+/// never existed), 0 on timeout, -1 with errno when pidfds are not available.
+int rfs_wait_process_exit(pid_t pid, int timeout_ms);
 
 /// Resident set size of process `pid` in bytes (from /proc/<pid>/statm), or -1.
 int64_t rfs_process_rss(pid_t pid);

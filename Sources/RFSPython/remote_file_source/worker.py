@@ -403,19 +403,6 @@ def describe_exception(exception):
 # -- run hosts -----------------------------------------------------------------------------------
 
 
-def _on_sigint(signum, frame):
-    """SIGINT in a run host: the worker's way to interrupt the run (and Ctrl-C's, for a script
-    that sends itself SIGINT). Raises KeyboardInterrupt when the worker asked for it and the
-    script's own code is running; ignores it while the worker's bookkeeping runs (the request
-    waits for the script's code, or dies with the run)."""
-    verdict = _rfs_bridge.take_interrupt()
-    if verdict is False:
-        return
-    if verdict:
-        raise KeyboardInterrupt(verdict)
-    raise KeyboardInterrupt
-
-
 def _after_fork_in_child():
     # A forked child has no worker to ask about interrupts: SIGINT is plain KeyboardInterrupt.
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -433,7 +420,11 @@ def install_host(python_executable=None):
     from . import processes
 
     global _processes
-    signal.signal(signal.SIGINT, _on_sigint)
+    # SIGINT is the worker's way to interrupt the run (and Ctrl-C's, for a script that sends
+    # itself SIGINT): KeyboardInterrupt when the worker asked for it and the script's own code is
+    # running; ignored while the worker's bookkeeping runs (the request then waits for the
+    # script's code, or dies with the run). Implemented in C so tracebacks show no frame of ours.
+    signal.signal(signal.SIGINT, _rfs_bridge.sigint_handler)
     executable = processes.install(
         python_executable, after_fork_in_child=_after_fork_in_child, detach_fds=(3, 4)
     )

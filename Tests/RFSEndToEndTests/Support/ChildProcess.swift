@@ -13,6 +13,7 @@ final class ChildProcess: Sendable {
     private let process: Process
     private let stdinWriter: FileHandle
     private let stdoutLines: AsyncStream<String>
+    private let stderrLines: AsyncStream<String>
     private let collected = Collected()
     private let finished: Task<Int32, Never>
 
@@ -36,6 +37,8 @@ final class ChildProcess: Sendable {
         stdinWriter = stdinPipe.writer
         let (lines, continuation) = AsyncStream.makeStream(of: String.self)
         stdoutLines = lines
+        let (errorLines, errorContinuation) = AsyncStream.makeStream(of: String.self)
+        stderrLines = errorLines
         try stdinPipe.reader.close()
         try stdoutPipe.writer.close()
         try stderrPipe.writer.close()
@@ -46,7 +49,7 @@ final class ChildProcess: Sendable {
         } line: { continuation.yield($0) } end: { continuation.finish() }
         let stderrDone = Self.pump(stderrPipe.reader) { chunk in
             collected.state.withLock { $0.stderr += chunk }
-        } line: { _ in } end: {}
+        } line: { errorContinuation.yield($0) } end: { errorContinuation.finish() }
         finished = Task {
             await stdoutDone.value
             await stderrDone.value
@@ -70,6 +73,14 @@ final class ChildProcess: Sendable {
     /// Reads stdout lines until one contains `marker`; returns it (or `nil` at end of output).
     func waitForLine(containing marker: String) async -> String? {
         for await line in stdoutLines where line.contains(marker) {
+            return line
+        }
+        return nil
+    }
+
+    /// Reads stderr lines until one contains `marker`; returns it (or `nil` at end of output).
+    func waitForStderrLine(containing marker: String) async -> String? {
+        for await line in stderrLines where line.contains(marker) {
             return line
         }
         return nil

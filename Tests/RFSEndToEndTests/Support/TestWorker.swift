@@ -33,6 +33,9 @@ final class TestWorker: Sendable {
         return TestWorker(url: url, token: token, process: process, tokenFile: tokenFile)
     }
 
+    /// The worker daemon's process id.
+    var pid: Int32 { process.pid }
+
     /// `rfs run` against this worker.
     func run(_ script: String, sources: [String], arguments: [String] = []) async throws -> ChildProcess.Result {
         try await rfs(
