@@ -32,6 +32,8 @@ public final class ClientSession: Sendable {
     private let peer: JSONRPCPeer
     private let reader: Task<Void, Never>
     private let logger: Logger
+    /// Receives the run's output; see ``onOutput(_:)``.
+    private let outputHandler = OutputHandlerSlot()
     /// The most the worker accepts in one prefetch (its `prefetch` capability); disabled for a
     /// worker that did not offer it, such as the reference plugin. Set once by `connect`.
     private let workerPrefetch = Mutex(PrefetchLimits.disabled)
@@ -41,7 +43,28 @@ public final class ClientSession: Sendable {
         self.transport = transport
         self.peer = peer
         self.logger = logger
-        reader = Task { await peer.run(inbound: transport.messages) }
+        let handler = outputHandler
+        reader = Task {
+            // Output is delivered here, inline: the next message is read only once the handler
+            // has taken the text, so a slow consumer of the output slows the run (through the
+            // connection's backpressure) instead of queueing without bound. Everything else, and
+            // output from a worker that spells the message differently, goes to the peer.
+            do {
+                for try await text in transport.messages {
+                    if text.hasPrefix(OutputParams.messagePrefix), let deliver = handler.handler,
+                        case .single(.success(.notification(let notification))) = JSONRPCDecoder.decode(text),
+                        let output = try? OutputParams(json: notification.params)
+                    {
+                        await deliver(output.stream, output.text)
+                    } else {
+                        await peer.receive(text)
+                    }
+                }
+                await peer.close(reason: "connection closed")
+            } catch {
+                await peer.close(reason: "connection closed: \(error)")
+            }
+        }
     }
 
     /// Connects and performs `initialize`. Errors read like `401: token rejected by ws://…`.
@@ -117,11 +140,13 @@ public final class ClientSession: Sendable {
         }
     }
 
-    /// Delivers `output` notifications (the run's stdout/stderr) to `handler` as they arrive.
-    public func onOutput(_ handler: @escaping @Sendable (_ stream: String, _ text: String) -> Void) async {
+    /// Delivers `output` notifications (the run's stdout/stderr) to `handler` as they arrive, in
+    /// order; the session reads nothing else while the handler runs (see the reader).
+    public func onOutput(_ handler: @escaping @Sendable (_ stream: OutputStreamKind, _ text: String) async -> Void) async {
+        outputHandler.set(handler)
         await peer.registerNotification(WireMethod.output) { params in
             guard let output = try? OutputParams(json: params) else { return }
-            handler(output.stream.rawValue, output.text)
+            await handler(output.stream, output.text)
         }
     }
 
@@ -171,5 +196,24 @@ public final class ClientSession: Sendable {
         await transport.close(code: .normalClosure, reason: nil)
         await peer.close(reason: "client closed the session")
         await reader.value
+    }
+}
+
+/// The output handler, shared by the session and its reader task. The closure is boxed: reading
+/// a closure straight out of a `Mutex` re-wraps it on every read (see RFSPython's `SendableBox`).
+final class OutputHandlerSlot: Sendable {
+    private final class Box: Sendable {
+        let handler: @Sendable (OutputStreamKind, String) async -> Void
+        init(_ handler: @escaping @Sendable (OutputStreamKind, String) async -> Void) { self.handler = handler }
+    }
+
+    private let box = Mutex<Box?>(nil)
+
+    func set(_ handler: @escaping @Sendable (OutputStreamKind, String) async -> Void) {
+        box.withLock { $0 = Box(handler) }
+    }
+
+    var handler: (@Sendable (OutputStreamKind, String) async -> Void)? {
+        box.withLock { $0 }?.handler
     }
 }

@@ -84,6 +84,10 @@ public struct OutputParams: Sendable, Equatable {
 
     public var json: JSONValue { ["stream": .string(stream.rawValue), "text": .string(text)] }
 
+    /// How every message ``message`` writes starts, so a receiver can recognise one before
+    /// deciding how to parse it.
+    public static let messagePrefix = #"{"jsonrpc":"2.0","method":"output","#
+
     /// The whole notification message, ready to send.
     public var message: String {
         JSONRPCEncoder.encode(JSONRPCNotification(method: WireMethod.output, params: json))

@@ -98,7 +98,7 @@ final class RunHost: Sendable {
             defer { controlWriter.set(nil) }
             do {
                 for try await frame in inbound {
-                    if frame.hasPrefix(Self.outputPrefix) {
+                    if frame.hasPrefix(OutputParams.messagePrefix) {
                         if let binding = binding.withLock({ $0 }) {
                             await binding.send(frame)
                         } else {
@@ -170,10 +170,6 @@ final class RunHost: Sendable {
         pipes.closed()
     }
 
-    /// `{"jsonrpc":"2.0","method":"output",`: how every `output` notification of our hosts
-    /// starts (``OutputParams/message`` writes them), so the daemon recognises one without
-    /// parsing it.
-    static let outputPrefix = #"{"jsonrpc":"2.0","method":"output","#
 
     // MARK: - Ready
 

@@ -94,9 +94,8 @@ struct RunCommand: AsyncParsableCommand {
     ) async throws -> RunOutcome {
         let session = try await ClientSession.connect(to: endpoint, logger: logger)
         await session.serve(sources, prefetch: prefetch.limits)
-        await session.onOutput { stream, text in
-            Console.write(text, to: stream == "stderr" ? .standardError : .standardOutput)
-        }
+        let output = OutputWriter()
+        await session.onOutput { stream, text in await output.write(stream, text) }
         let connectionID = UUID().uuidString.lowercased()
         try await session.setConnectionID(connectionID)
         let argv = [scriptPath] + scriptArguments
@@ -108,6 +107,7 @@ struct RunCommand: AsyncParsableCommand {
         defer { interrupts.cancel() }
         let result = try await runTask.value
         await session.close()
+        await output.flush()  // the script's output before our own lines about how it ended
         return result
     }
 }

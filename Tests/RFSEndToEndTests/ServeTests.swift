@@ -5,9 +5,11 @@ import Testing
 /// `rfs serve`: a long-lived source feeding the imports of runs that other tools start.
 @Suite(.timeLimit(.minutes(2)))
 struct ServeTests {
-    @Test("runs whose context names the serve session's id import from its folder; each fetch is logged")
-    func serveFeedsOtherRuns() async throws {
-        let worker = try await TestWorker.start()
+    @Test(
+        "runs whose context names the serve session's id import from its folder; each fetch is logged",
+        arguments: ["run", "session", "shared"])
+    func serveFeedsOtherRuns(isolation: String) async throws {
+        let worker = try await TestWorker.start(extraArguments: ["--isolation", isolation])
         let serve = try ChildProcess(
             ["serve", Paths.workspace, "--worker", worker.url, "--token-file", worker.tokenFile.path, "--id", "editor"])
         let banner = try #require(await serve.nextLine())

@@ -108,16 +108,22 @@ final class ChildProcess: Sendable {
         Task {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 Thread.detachNewThread {
-                    var pending = Data()
+                    // Lines are cut from the unscanned tail only: megabyte-long lines must not
+                    // be rescanned for every chunk.
+                    var pending: [UInt8] = []
                     while true {
                         let data = handle.availableData
                         if data.isEmpty { break }
                         chunk(String(decoding: data, as: UTF8.self))
-                        pending.append(data)
-                        while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                            line(String(decoding: pending[pending.startIndex..<newline], as: UTF8.self))
-                            pending = Data(pending[pending.index(after: newline)...])
+                        var scanFrom = pending.count
+                        pending.append(contentsOf: data)
+                        var lineStart = 0
+                        while let newline = pending[scanFrom...].firstIndex(of: UInt8(ascii: "\n")) {
+                            line(String(decoding: pending[lineStart..<newline], as: UTF8.self))
+                            lineStart = newline + 1
+                            scanFrom = lineStart
                         }
+                        if lineStart > 0 { pending.removeFirst(lineStart) }
                     }
                     if !pending.isEmpty { line(String(decoding: pending, as: UTF8.self)) }
                     end()
