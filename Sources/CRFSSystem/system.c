@@ -98,6 +98,12 @@ void rfs_eventfd_drain(int fd) {
     } while (got < 0 && errno == EINTR);
 }
 
+void rfs_thread_unblock_all_signals(void) {
+    sigset_t empty;
+    sigemptyset(&empty);
+    pthread_sigmask(SIG_SETMASK, &empty, NULL);
+}
+
 void rfs_thread_mask_signal(int signal, int block) {
     sigset_t set;
     sigemptyset(&set);

@@ -123,9 +123,12 @@ final class PythonOwnerThread: @unchecked Sendable {
         ownerThreadNumber = rfs_thread_self()
         condition.unlock()
         if options.installSignalHandlers {
-            // SIGINT is how a run host interrupts the run: this thread must receive it, whatever
-            // mask the thread that started us had.
-            rfs_thread_mask_signal(SIGINT, 0)
+            // In a run host this thread is Python's main thread, and the only one that takes
+            // signals (the host's other threads block them): SIGINT interrupts the run, and
+            // scripts' own handlers (SIGALRM, SIGTERM, ...) work. Threads Python starts, forked
+            // children and subprocesses inherit this mask, so it must be empty whatever the
+            // thread that started us had blocked (libdispatch's threads block nearly all).
+            rfs_thread_unblock_all_signals()
         }
 
         let version: String

@@ -13,15 +13,30 @@ struct FetchRouter: Sendable {
     let fetchTimeout: Duration
     let logger: Logger
 
-    /// The reply frame for `host/fetch` request `id`, on behalf of a run that may only fetch
-    /// through `allowedConnection`.
-    func fetch(id: Int64, params: HostFetchParams, allowedConnection: String?) async -> String {
-        guard params.connectionID == allowedConnection else {
-            let message =
-                allowedConnection == nil
-                ? "no run is using this host, so it may not fetch through connection '\(params.connectionID)'"
-                : "the run may only import through its own connection ('\(allowedConnection!)'), not '\(params.connectionID)'"
-            return HostFetchReply.failure(id: id, .refused, message: message)
+    /// Whom a host may fetch for.
+    enum Permission: Sendable {
+        /// No run is using the host (a thread left over from an earlier run, say).
+        case noRun
+        /// The run in progress, whose context names this connection (or none).
+        case run(connectionID: String?)
+    }
+
+    /// The reply frame for `host/fetch` request `id`: a run may only fetch through the
+    /// connection its context names, so one client's script cannot read another's sources.
+    func fetch(id: Int64, params: HostFetchParams, permission: Permission) async -> String {
+        let refusal: String? =
+            switch permission {
+            case .noRun:
+                "no run is using this host, so it may not fetch through connection '\(params.connectionID)'"
+            case .run(let allowed?) where allowed == params.connectionID:
+                nil
+            case .run(let allowed?):
+                "the run may only import through its own connection ('\(allowed)'), not '\(params.connectionID)'"
+            case .run(nil):
+                "the run's context names no connection, so it may not import through '\(params.connectionID)'"
+            }
+        if let refusal {
+            return HostFetchReply.failure(id: id, .refused, message: refusal)
         }
         guard let peer = registry.peer(for: params.connectionID) else {
             return HostFetchReply.failure(

@@ -129,9 +129,12 @@ final class RunHost: Sendable {
                                 logger.warning("run host sent a malformed fetch", metadata: ["host": "\(number)"])
                                 continue
                             }
-                            let allowed = binding.withLock { $0?.connectionID }
+                            let permission = binding.withLock { binding -> FetchRouter.Permission in
+                                guard let binding else { return .noRun }
+                                return .run(connectionID: binding.connectionID)
+                            }
                             let task = Task {
-                                let reply = await router.fetch(id: id, params: params, allowedConnection: allowed)
+                                let reply = await router.fetch(id: id, params: params, permission: permission)
                                 try? await outbound.write(reply)
                                 inFlight.remove(id)
                             }

@@ -20,11 +20,14 @@ enum RFSMain {
 
     static func main() async {
         if CommandLine.arguments.dropFirst().first == "host" {
-            // A run host interrupts its run with SIGINT to Python's main thread only; every other
-            // thread (started from here on, by us or the Swift runtime) keeps it blocked.
+            // In a run host, Python's main thread takes the signals (see PythonOwnerThread);
+            // every other thread, started from here on by us or the Swift runtime, blocks the
+            // ones a script or the worker sends, so they reach Python.
             var set = sigset_t()
             sigemptyset(&set)
-            sigaddset(&set, SIGINT)
+            for signal in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGCHLD, SIGPIPE] {
+                sigaddset(&set, signal)
+            }
             pthread_sigmask(SIG_BLOCK, &set, nil)
         }
         if let command = CommandLine.arguments.dropFirst().first, networkingCommands.contains(command) {

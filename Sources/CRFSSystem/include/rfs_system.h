@@ -40,6 +40,9 @@ void rfs_eventfd_signal(int fd);
 /// Resets an eventfd to 0; never blocks.
 void rfs_eventfd_drain(int fd);
 
+/// Unblocks every signal in the calling thread (the mask a process's main thread starts with).
+void rfs_thread_unblock_all_signals(void);
+
 /// Blocks (`block` != 0) or unblocks `signal` in the calling thread.
 void rfs_thread_mask_signal(int signal, int block);
 
