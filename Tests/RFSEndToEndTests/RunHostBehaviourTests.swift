@@ -2,124 +2,126 @@ import Foundation
 import RFSProtocol
 import Testing
 
-/// What a script sees of its run host: one deadline for imports, a real `sys.executable`, child
-/// processes that work (or fail clearly), and a worker whose memory does not grow run by run.
-@Suite(.timeLimit(.minutes(3)))
-struct RunHostBehaviourTests {
-    @Test("--fetch-timeout is the one deadline of an import, and it is honoured")
-    func fetchTimeoutIsHonoured() async throws {
-        let worker = try await TestWorker.start(extraArguments: ["--fetch-timeout", "1"])
-        let client = try await RawClient(worker: worker)
-        _ = try await client.call("set_connection_id", params: ["id": "silent"])
-        let start = ContinuousClock.now
-        try await client.send(
-            #"{"jsonrpc":"2.0","id":"r","method":"run","params":{"code":"import never_answered","#
-                + #""context":{"connection_id":"silent","top_level_names":["never_answered"]}}}"#)
-        var reply: JSONValue?
-        while let message = try await client.receive() {  // fetch_module requests go unanswered
-            if message["id"] == "r" {
-                reply = message
-                break
+extension EndToEnd {
+    /// What a script sees of its run host: one deadline for imports, a real `sys.executable`, child
+    /// processes that work (or fail clearly), and a worker whose memory does not grow run by run.
+    @Suite(.timeLimit(.minutes(3)))
+    struct RunHostBehaviourTests {
+        @Test("--fetch-timeout is the one deadline of an import, and it is honoured")
+        func fetchTimeoutIsHonoured() async throws {
+            let worker = try await TestWorker.start(extraArguments: ["--fetch-timeout", "1"])
+            let client = try await RawClient(worker: worker)
+            _ = try await client.call("set_connection_id", params: ["id": "silent"])
+            let start = ContinuousClock.now
+            try await client.send(
+                #"{"jsonrpc":"2.0","id":"r","method":"run","params":{"code":"import never_answered","#
+                    + #""context":{"connection_id":"silent","top_level_names":["never_answered"]}}}"#)
+            var reply: JSONValue?
+            while let message = try await client.receive() {  // fetch_module requests go unanswered
+                if message["id"] == "r" {
+                    reply = message
+                    break
+                }
             }
+            let elapsed = ContinuousClock.now - start
+            let exception = reply?["result"]?["exception"]
+            #expect(exception?["type"] == "ImportError", "reply: \(reply.map(\.description) ?? "none")")
+            #expect(exception?["message"]?.stringValue?.contains("no answer within 1 s (--fetch-timeout)") == true)
+            // Python's own default would be 30 s; the worker's 1 s wins.
+            #expect(elapsed < .seconds(25), "the import took \(elapsed)")
+            await client.close()
+            _ = await worker.stop()
         }
-        let elapsed = ContinuousClock.now - start
-        let exception = reply?["result"]?["exception"]
-        #expect(exception?["type"] == "ImportError", "reply: \(reply.map(\.description) ?? "none")")
-        #expect(exception?["message"]?.stringValue?.contains("no answer within 1 s (--fetch-timeout)") == true)
-        // Python's own default would be 30 s; the worker's 1 s wins.
-        #expect(elapsed < .seconds(25), "the import took \(elapsed)")
-        await client.close()
-        _ = await worker.stop()
-    }
 
-    @Test("a run may only import through its own connection")
-    func fetchesAreConfinedToTheRunsConnection() async throws {
-        let worker = try await TestWorker.start()
-        let victim = try await RawClient(worker: worker)
-        _ = try await victim.call("set_connection_id", params: ["id": "victim"])
-        let attacker = try await RawClient(worker: worker)
-        let code = """
-            import _rfs_bridge
-            try:
-                _rfs_bridge.request('victim', 'fetch_module', '{"module_name": "secret"}', None)
-            except PermissionError as error:
-                print('refused:', error)
-            """
-        _ = try await attacker.call("set_connection_id", params: ["id": "attacker"])
-        let (reply, output) = try await attacker.call(
-            "run", params: ["code": .string(code), "context": ["connection_id": "attacker", "top_level_names": []]])
-        #expect(reply["result"] == ["status": "ok"])
-        #expect(output == "refused: the run may only import through its own connection ('attacker'), not 'victim'\n")
-        // Without a context, a session with a connection id runs with its own (DESIGN.md §3).
-        let (_, contextless) = try await attacker.call("run", params: ["code": .string(code)])
-        #expect(contextless == output)
-        #expect(await victim.fetched.isEmpty)
-        await victim.close()
-        await attacker.close()
-        _ = await worker.stop()
-    }
-
-    @Test("sys.executable is a real Python of the embedded interpreter's version")
-    func pythonExecutable() async throws {
-        let script = try Script(
-            """
-            import subprocess, sys
-            child = subprocess.run([sys.executable, '-c', 'import sys; print(sys.version_info[:2])'], capture_output=True, text=True)
-            print(child.stdout.strip() == str(sys.version_info[:2]), sys.executable)
-            """)
-        defer { script.remove() }
-        let result = try await rfs(["run", script.path])
-        #expect(result.status == 0, "stderr: \(result.stderr)")
-        #expect(result.stdout.hasPrefix("True /"), "stdout: \(result.stdout)")
-    }
-
-    @Test("multiprocessing works with fork and spawn; client code under spawn fails at once, clearly")
-    func childProcesses() async throws {
-        let source = try Script("def square(x):\n    return x * x\n", name: "client_helpers.py")
-        let script = try Script(
-            """
-            import math, multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor
-            from client_helpers import square
-            def cube(x):
-                return x ** 3
-            if __name__ == '__main__':
-                with mp.get_context('fork').Pool(2) as pool:
-                    print('fork', pool.map(cube, range(4)), pool.map(square, range(4)))
-                with mp.get_context('spawn').Pool(2) as pool:
-                    print('spawn', pool.map(math.factorial, range(5)))
-                with ProcessPoolExecutor(2, mp_context=mp.get_context('spawn')) as executor:
-                    print('executor', list(executor.map(math.sqrt, [4, 9])))
-                with mp.get_context('spawn').Pool(2) as pool:
-                    pool.map(cube, range(3))
-            """)
-        defer {
-            source.remove()
-            script.remove()
+        @Test("a run may only import through its own connection")
+        func fetchesAreConfinedToTheRunsConnection() async throws {
+            let worker = try await TestWorker.start()
+            let victim = try await RawClient(worker: worker)
+            _ = try await victim.call("set_connection_id", params: ["id": "victim"])
+            let attacker = try await RawClient(worker: worker)
+            let code = """
+                import _rfs_bridge
+                try:
+                    _rfs_bridge.request('victim', 'fetch_module', '{"module_name": "secret"}', None)
+                except PermissionError as error:
+                    print('refused:', error)
+                """
+            _ = try await attacker.call("set_connection_id", params: ["id": "attacker"])
+            let (reply, output) = try await attacker.call(
+                "run", params: ["code": .string(code), "context": ["connection_id": "attacker", "top_level_names": []]])
+            #expect(reply["result"] == ["status": "ok"])
+            #expect(output == "refused: the run may only import through its own connection ('attacker'), not 'victim'\n")
+            // Without a context, a session with a connection id runs with its own (DESIGN.md §3).
+            let (_, contextless) = try await attacker.call("run", params: ["code": .string(code)])
+            #expect(contextless == output)
+            #expect(await victim.fetched.isEmpty)
+            await victim.close()
+            await attacker.close()
+            _ = await worker.stop()
         }
-        let result = try await rfs(["run", "--source", source.directory.path, script.path])
-        #expect(result.stdout == "fork [0, 1, 8, 27] [0, 1, 4, 9]\nspawn [1, 1, 2, 6, 24]\nexecutor [2.0, 3.0]\n", "stderr: \(result.stderr)")
-        #expect(result.status == 1)
-        #expect(result.stderr.contains("function 'cube' is defined in the client's script \(script.path)"), "stderr: \(result.stderr)")
-        #expect(result.stderr.contains("multiprocessing.get_context('fork')"))
-    }
 
-    @Test("the worker's memory, and that of its processes, stays flat over many runs")
-    func memoryStaysFlat() async throws {
-        let worker = try await TestWorker.start(extraArguments: ["--warm-hosts", "2"])
-        let script = try Script("import json, decimal\nprint(json.dumps({'value': str(decimal.Decimal(1) / 7)}))")
-        defer { script.remove() }
-        func settledTotals() async -> (daemon: Int, total: Int) {
-            // Idle: the run's host is gone and the pool is refilled to its two warm hosts.
-            while Processes.children(of: worker.pid).count != 2 { try? await Task.sleep(for: .milliseconds(20)) }
-            return (Processes.residentBytes(worker.pid) ?? 0, Processes.residentBytesWithChildren(worker.pid))
+        @Test("sys.executable is a real Python of the embedded interpreter's version")
+        func pythonExecutable() async throws {
+            let script = try Script(
+                """
+                import subprocess, sys
+                child = subprocess.run([sys.executable, '-c', 'import sys; print(sys.version_info[:2])'], capture_output=True, text=True)
+                print(child.stdout.strip() == str(sys.version_info[:2]), sys.executable)
+                """)
+            defer { script.remove() }
+            let result = try await rfs(["run", script.path])
+            #expect(result.status == 0, "stderr: \(result.stderr)")
+            #expect(result.stdout.hasPrefix("True /"), "stdout: \(result.stdout)")
         }
-        for _ in 0..<10 { #expect(try await worker.run(script.path, sources: []).status == 0) }
-        let early = await settledTotals()
-        for _ in 0..<30 { #expect(try await worker.run(script.path, sources: []).status == 0) }
-        let late = await settledTotals()
-        #expect(late.daemon - early.daemon < 8 << 20, "the daemon grew by \((late.daemon - early.daemon) >> 10) KiB over 30 runs")
-        #expect(late.total - early.total < 16 << 20, "daemon and hosts grew by \((late.total - early.total) >> 10) KiB over 30 runs")
-        _ = await worker.stop()
+
+        @Test("multiprocessing works with fork and spawn; client code under spawn fails at once, clearly")
+        func childProcesses() async throws {
+            let source = try Script("def square(x):\n    return x * x\n", name: "client_helpers.py")
+            let script = try Script(
+                """
+                import math, multiprocessing as mp
+                from concurrent.futures import ProcessPoolExecutor
+                from client_helpers import square
+                def cube(x):
+                    return x ** 3
+                if __name__ == '__main__':
+                    with mp.get_context('fork').Pool(2) as pool:
+                        print('fork', pool.map(cube, range(4)), pool.map(square, range(4)))
+                    with mp.get_context('spawn').Pool(2) as pool:
+                        print('spawn', pool.map(math.factorial, range(5)))
+                    with ProcessPoolExecutor(2, mp_context=mp.get_context('spawn')) as executor:
+                        print('executor', list(executor.map(math.sqrt, [4, 9])))
+                    with mp.get_context('spawn').Pool(2) as pool:
+                        pool.map(cube, range(3))
+                """)
+            defer {
+                source.remove()
+                script.remove()
+            }
+            let result = try await rfs(["run", "--source", source.directory.path, script.path])
+            #expect(result.stdout == "fork [0, 1, 8, 27] [0, 1, 4, 9]\nspawn [1, 1, 2, 6, 24]\nexecutor [2.0, 3.0]\n", "stderr: \(result.stderr)")
+            #expect(result.status == 1)
+            #expect(result.stderr.contains("function 'cube' is defined in the client's script \(script.path)"), "stderr: \(result.stderr)")
+            #expect(result.stderr.contains("multiprocessing.get_context('fork')"))
+        }
+
+        @Test("the worker's memory, and that of its processes, stays flat over many runs")
+        func memoryStaysFlat() async throws {
+            let worker = try await TestWorker.start(extraArguments: ["--warm-hosts", "2"])
+            let script = try Script("import json, decimal\nprint(json.dumps({'value': str(decimal.Decimal(1) / 7)}))")
+            defer { script.remove() }
+            func settledTotals() async -> (daemon: Int, total: Int) {
+                // Idle: the run's host is gone and the pool is refilled to its two warm hosts.
+                while Processes.children(of: worker.pid).count != 2 { try? await Task.sleep(for: .milliseconds(20)) }
+                return (Processes.residentBytes(worker.pid) ?? 0, Processes.residentBytesWithChildren(worker.pid))
+            }
+            for _ in 0..<10 { #expect(try await worker.run(script.path, sources: []).status == 0) }
+            let early = await settledTotals()
+            for _ in 0..<30 { #expect(try await worker.run(script.path, sources: []).status == 0) }
+            let late = await settledTotals()
+            #expect(late.daemon - early.daemon < 8 << 20, "the daemon grew by \((late.daemon - early.daemon) >> 10) KiB over 30 runs")
+            #expect(late.total - early.total < 16 << 20, "daemon and hosts grew by \((late.total - early.total) >> 10) KiB over 30 runs")
+            _ = await worker.stop()
+        }
     }
 }

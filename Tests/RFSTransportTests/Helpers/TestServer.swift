@@ -31,7 +31,7 @@ func testServerConfiguration(
     maxMessageSize: Int = 64 << 20,
     pingInterval: Duration? = nil,
     pongTimeout: Duration = .seconds(60),
-    handshakeTimeout: Duration = .seconds(10)
+    handshakeTimeout: Duration = .seconds(60)
 ) -> WebSocketServerConfiguration {
     WebSocketServerConfiguration(
         host: "127.0.0.1",
