@@ -13,6 +13,21 @@ ensure_libpython() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libpython3-dev pkg-config >&2
 }
 
+# Run hosts set sys.executable to a real interpreter of the embedded version (multiprocessing's
+# spawn and subprocess use it): Debian's python3.11, which libpython3-dev does not pull in.
+ensure_python_binary() {
+    local version
+    version=$(pkg-config --modversion python3-embed 2>/dev/null || echo 3.11)
+    if command -v "/usr/bin/python${version}" >/dev/null 2>&1; then
+        return 0
+    fi
+    echo "rfs: installing python${version} (the interpreter run hosts offer as sys.executable)" >&2
+    local sudo=""
+    if [ "$(id -u)" != "0" ]; then sudo="sudo"; fi
+    $sudo apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "python${version}" >&2
+}
+
 # The end-to-end tests make a throwaway TLS certificate with the openssl CLI.
 ensure_openssl() {
     if command -v openssl >/dev/null 2>&1; then
