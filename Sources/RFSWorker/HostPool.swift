@@ -3,10 +3,12 @@ import Logging
 /// Run hosts started ahead of need (`--warm-hosts`): interpreter initialised, worker package
 /// imported, waiting for a run, so a run does not wait for CPython to start (DESIGN.md §6).
 ///
-/// An actor: it owns the list of warm hosts and the count of hosts starting. Taking a host
-/// starts a replacement in the background; a warm host that dies is dropped and replaced. When
-/// hosts fail to start, the pool stops refilling until the next take, which then starts one
-/// itself and reports its error to the run.
+/// An actor: it owns the list of warm hosts, the count of hosts starting and the runs waiting
+/// for one of those. A run that finds no warm host waits for one that is starting rather than
+/// start another (two interpreters starting at once on a busy machine each take longer); with
+/// none starting, it starts its own. Taking a host starts a replacement in the background; a
+/// warm host that dies is dropped and replaced. When hosts fail to start, the pool stops
+/// refilling until the next take, which then starts one itself and reports its error to the run.
 actor HostPool {
     private let launcher: HostLauncher
     private let target: Int
@@ -16,6 +18,8 @@ actor HostPool {
     private var starting = 0
     private var stopped = false
     private var lastStartFailed = false
+    /// Runs waiting for a host that is starting, first come first served.
+    private var takers: [CheckedContinuation<RunHost, any Error>] = []
 
     /// - Parameters:
     ///   - target: hosts to keep warm.
@@ -35,12 +39,12 @@ actor HostPool {
 
     /// A ready host: a warm one, or one started now.
     func take() async throws -> RunHost {
-        defer {
-            if refills { fill() }
-        }
         while !warm.isEmpty {
             let host = warm.removeFirst()
             if host.isAlive { return host }
+        }
+        if starting > takers.count, !stopped {
+            return try await withCheckedThrowingContinuation { takers.append($0) }
         }
         lastStartFailed = false
         return try await launcher.launch()
@@ -48,11 +52,20 @@ actor HostPool {
 
     var warmCount: Int { warm.count }
 
+    /// Starts hosts until the pool is full again. Called when a run has ended rather than when it
+    /// takes its host: starting an interpreter costs tens of milliseconds of CPU, which a run
+    /// that just began should not have to share.
+    func replenish() {
+        if refills { fill() }
+    }
+
     /// Kills the warm hosts and starts no more.
     func shutdown() async {
         stopped = true
         let hosts = warm
         warm.removeAll()
+        for taker in takers { taker.resume(throwing: WorkerError.shuttingDown) }
+        takers.removeAll()
         for host in hosts { await host.discard() }
     }
 
@@ -78,6 +91,10 @@ actor HostPool {
             await host.discard()
             return
         }
+        if !takers.isEmpty {
+            takers.removeFirst().resume(returning: host)
+            return
+        }
         warm.append(host)
         Task {
             _ = await host.waitForExit()
@@ -96,5 +113,8 @@ actor HostPool {
         starting -= 1
         lastStartFailed = true
         logger.error("could not start a warm run host", metadata: ["error": "\(error)"])
+        if !takers.isEmpty {
+            takers.removeFirst().resume(throwing: error)
+        }
     }
 }

@@ -106,6 +106,8 @@ final class RunExecutor: Sendable {
         case .session, .shared:
             if case .died = ending { await slot?.clear(host) }
         }
+        let pool = self.pool
+        Task { await pool.replenish() }
         try Task.checkCancellation()
         switch ending {
         case .finished(let result):
