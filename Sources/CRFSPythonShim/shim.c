@@ -1,8 +1,13 @@
+#define _GNU_SOURCE  // dladdr
 #include "rfs_python_shim.h"
 
+#include <dlfcn.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 // MARK: - Singletons and reference counting
 
@@ -245,6 +250,14 @@ int rfs_python_initialize(const rfs_python_options *options, char *error, size_t
             return -1;
         }
     }
+    if (options->pycache_prefix != NULL) {
+        status = PyConfig_SetBytesString(&config, &config.pycache_prefix, options->pycache_prefix);
+        if (PyStatus_Exception(status)) {
+            copy_error(error, error_size, "PyConfig pycache_prefix", status);
+            PyConfig_Clear(&config);
+            return -1;
+        }
+    }
     if (options->program_name != NULL) {
         status = PyConfig_SetBytesString(&config, &config.program_name, options->program_name);
         if (PyStatus_Exception(status)) {
@@ -273,6 +286,35 @@ int rfs_python_initialize(const rfs_python_options *options, char *error, size_t
     if (have_sigint) {
         sigaction(SIGINT, &sigint_before, NULL);
     }
+    return 0;
+}
+
+int rfs_python_library_prefix(char *buffer, size_t size) {
+    Dl_info info;
+    if (dladdr((void *)&Py_InitializeFromConfig, &info) == 0 || info.dli_fname == NULL) {
+        return -1;
+    }
+    char resolved[PATH_MAX];
+    if (realpath(info.dli_fname, resolved) == NULL) {
+        return -1;
+    }
+    // .../lib/x86_64-linux-gnu/libpython3.11.so.1.0 or .../lib/libpython3.11.so: the prefix is
+    // what comes before the last "/lib/".
+    char *lib = NULL;
+    for (char *found = strstr(resolved, "/lib/"); found != NULL; found = strstr(found + 1, "/lib/")) {
+        lib = found;
+    }
+    if (lib == NULL) {
+        return -1;
+    }
+    *lib = '\0';
+    char landmark[PATH_MAX];
+    snprintf(landmark, sizeof landmark, "%s/lib/python%d.%d/os.py", resolved, PY_MAJOR_VERSION, PY_MINOR_VERSION);
+    struct stat status;
+    if (stat(landmark, &status) != 0 || strlen(resolved) + 1 > size) {
+        return -1;
+    }
+    memcpy(buffer, resolved, strlen(resolved) + 1);
     return 0;
 }
 

@@ -21,10 +21,13 @@ public enum RunHostProcess {
     public struct Options: Sendable {
         public var maxMessageSize: Int
         public var pythonPath: [String]
+        /// Where bytecode is kept (PYTHONPYCACHEPREFIX); nil: none is written.
+        public var pycacheDirectory: String?
 
-        public init(maxMessageSize: Int, pythonPath: [String]) {
+        public init(maxMessageSize: Int, pythonPath: [String], pycacheDirectory: String?) {
             self.maxMessageSize = maxMessageSize
             self.pythonPath = pythonPath
+            self.pycacheDirectory = pycacheDirectory
         }
     }
 
@@ -55,11 +58,17 @@ public enum RunHostProcess {
 
         let interpreter: PythonInterpreter
         let executable: String?
+        let clock = ContinuousClock()
+        let started = clock.now
+        var initialised = started
         do {
             interpreter = try await PythonInterpreter(
-                configuration: .init(extraSysPath: options.pythonPath, installSignalHandlers: true, fetchTimeout: nil),
+                configuration: .init(
+                    extraSysPath: options.pythonPath, writeBytecode: options.pycacheDirectory != nil,
+                    installSignalHandlers: true, pycachePrefix: options.pycacheDirectory, fetchTimeout: nil),
                 logger: logger)
             interpreter.transport = fetch
+            initialised = clock.now
             executable = try await interpreter.installHost()
         } catch {
             logger.error("run host could not start Python", metadata: ["error": "\(error)"])
@@ -92,7 +101,12 @@ public enum RunHostProcess {
         }
         let ready = HostReady(pid: getpid(), python: pythonVersion, pythonExecutable: executable)
         writer.send(JSONRPCEncoder.encode(JSONRPCNotification(method: HostProtocol.Method.ready, params: ready.json)))
-        logger.debug("run host ready", metadata: ["pid": "\(getpid())", "python": "\(pythonVersion)"])
+        logger.debug(
+            "run host ready",
+            metadata: [
+                "pid": "\(getpid())", "python": "\(pythonVersion)", "interpreter_start": "\(initialised - started)",
+                "host_setup": "\(clock.now - initialised)",
+            ])
 
         await peer.run(inbound: ControlReader.frames(descriptor: control, maxPayload: HostFrame.maxPayload(maxMessageSize: options.maxMessageSize)))
         // The daemon closed the channel: it is done with this host.

@@ -10,8 +10,14 @@ extension PythonInterpreter {
         /// Added to the front of `sys.path` (after the worker's own package directory), in order,
         /// like `PYTHONPATH` entries.
         public var extraSysPath: [String]
-        /// Whether imports of local modules may write `__pycache__` files.
+        /// Whether imports of local modules may write bytecode (to ``pycachePrefix`` when set,
+        /// else to `__pycache__` next to the sources).
         public var writeBytecode: Bool
+        /// A directory that holds all bytecode, mirroring the sources' paths, instead of
+        /// `__pycache__` folders next to them (`PYTHONPYCACHEPREFIX`): a run host reads and
+        /// writes its bytecode there, so nothing is ever written beside anyone's sources and each
+        /// module compiles once per machine, not once per host start.
+        public var pycachePrefix: String?
         /// Honour `PYTHONPATH`, `PYTHONHOME` and the other `PYTHON*` variables (non-isolated
         /// config). Argument parsing and signal handlers stay off either way.
         public var inheritEnvironment: Bool
@@ -22,8 +28,8 @@ extension PythonInterpreter {
         /// host, which is a process of its own; an interpreter embedded in a program that owns
         /// its signals leaves this off and is interrupted through pending calls.
         public var installSignalHandlers: Bool
-        /// `PyConfig.home`; nil lets CPython find its standard library from its build prefix
-        /// (`/usr/lib/python3.11` on Debian).
+        /// `PyConfig.home`; nil uses the prefix of the linked libpython (`/usr` on Debian, hence
+        /// `/usr/lib/python3.11`), so the standard library always matches the interpreter.
         public var pythonHome: String?
         /// `PyConfig.program_name`; nil keeps CPython's default.
         public var programName: String?
@@ -42,6 +48,7 @@ extension PythonInterpreter {
             inheritEnvironment: Bool = false,
             importSite: Bool = true,
             installSignalHandlers: Bool = false,
+            pycachePrefix: String? = nil,
             pythonHome: String? = nil,
             programName: String? = nil,
             packageDirectory: String? = nil,
@@ -53,6 +60,7 @@ extension PythonInterpreter {
             self.inheritEnvironment = inheritEnvironment
             self.importSite = importSite
             self.installSignalHandlers = installSignalHandlers
+            self.pycachePrefix = pycachePrefix
             self.pythonHome = pythonHome
             self.programName = programName
             self.packageDirectory = packageDirectory

@@ -58,8 +58,9 @@ public final class PythonInterpreter: Sendable {
                 writeBytecode: configuration.writeBytecode,
                 importSite: configuration.importSite,
                 installSignalHandlers: configuration.installSignalHandlers,
-                home: configuration.pythonHome,
+                home: configuration.pythonHome ?? Self.libraryPrefix,
                 programName: configuration.programName,
+                pycachePrefix: configuration.pycachePrefix,
                 sysPathPrefix: [packageDirectory] + configuration.extraSysPath,
                 stackSize: configuration.ownerThreadStackSize
             )
@@ -69,6 +70,14 @@ public final class PythonInterpreter: Sendable {
         }
         logger.info("embedded Python started", metadata: ["version": "\(pythonVersion)"])
     }
+
+    /// The prefix of the linked libpython (`/usr` for Debian's), so the interpreter uses its own
+    /// standard library whatever `python3` comes first on PATH; nil: CPython searches.
+    static let libraryPrefix: String? = {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        guard rfs_python_library_prefix(&buffer, buffer.count) == 0 else { return nil }
+        return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    }()
 
     /// The run host's synchronous transport for `_rfs_bridge.request` (see ``BridgeTransport``);
     /// when set, ``requestHandler`` is not used. Set it before code that makes requests runs.

@@ -64,6 +64,7 @@ final class PythonOwnerThread: @unchecked Sendable {
         var installSignalHandlers: Bool
         var home: String?
         var programName: String?
+        var pycachePrefix: String?
         /// Put in front of `sys.path`, in this order (the package directory first).
         var sysPathPrefix: [String]
         var stackSize: Int
@@ -172,15 +173,18 @@ final class PythonOwnerThread: @unchecked Sendable {
         var error = [CChar](repeating: 0, count: 1024)
         let status: Int32 = withOptionalCString(options.home) { home in
             withOptionalCString(options.programName) { programName in
-                var cOptions = rfs_python_options(
-                    isolated: options.isolated ? 1 : 0,
-                    write_bytecode: options.writeBytecode ? 1 : 0,
-                    site_import: options.importSite ? 1 : 0,
-                    install_signal_handlers: options.installSignalHandlers ? 1 : 0,
-                    home: home,
-                    program_name: programName
-                )
-                return rfs_python_initialize(&cOptions, &error, error.count)
+                withOptionalCString(options.pycachePrefix) { pycachePrefix in
+                    var cOptions = rfs_python_options(
+                        isolated: options.isolated ? 1 : 0,
+                        write_bytecode: options.writeBytecode ? 1 : 0,
+                        site_import: options.importSite ? 1 : 0,
+                        install_signal_handlers: options.installSignalHandlers ? 1 : 0,
+                        home: home,
+                        program_name: programName,
+                        pycache_prefix: pycachePrefix
+                    )
+                    return rfs_python_initialize(&cOptions, &error, error.count)
+                }
             }
         }
         guard status == 0 else {

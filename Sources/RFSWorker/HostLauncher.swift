@@ -14,6 +14,8 @@ struct HostLauncher: Sendable {
     let executable: String
     let maxMessageSize: Int
     let pythonPath: [String]
+    /// Where hosts keep bytecode (nil: they write none).
+    let pycacheDirectory: String?
     let logLevel: Logger.Level
     let router: FetchRouter
     /// How long a host may take from start to `host/ready`.
@@ -22,12 +24,14 @@ struct HostLauncher: Sendable {
     private let numbers = HostNumbers()
 
     init(
-        executable: String, maxMessageSize: Int, pythonPath: [String], logLevel: Logger.Level, router: FetchRouter,
+        executable: String, maxMessageSize: Int, pythonPath: [String], pycacheDirectory: String?, logLevel: Logger.Level,
+        router: FetchRouter,
         startTimeout: Duration = .seconds(60), logger: Logger
     ) {
         self.executable = executable
         self.maxMessageSize = maxMessageSize
         self.pythonPath = pythonPath
+        self.pycacheDirectory = pycacheDirectory
         self.logLevel = logLevel
         self.router = router
         self.startTimeout = startTimeout
@@ -64,6 +68,7 @@ struct HostLauncher: Sendable {
         }
         var arguments = [executable, "host", "--max-message-size", "\(maxMessageSize)", "--log-level", "\(logLevel)"]
         for entry in pythonPath { arguments += ["--python-path", entry] }
+        if let pycacheDirectory { arguments += ["--pycache-dir", pycacheDirectory] }
         var environment = ProcessInfo.processInfo.environment
         for (key, value) in HostProtocol.environment(parentPID: getpid()) { environment[key] = value }
         // A script that crashes the host (a segfault in a C extension) should read like a

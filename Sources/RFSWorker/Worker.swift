@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import RFSProtocol
 import RFSTransport
@@ -47,7 +48,8 @@ public actor Worker: Service {
         let router = FetchRouter(registry: registry, fetchTimeout: configuration.fetchTimeout, logger: logger)
         let launcher = HostLauncher(
             executable: configuration.hostExecutable, maxMessageSize: configuration.maxMessageSize,
-            pythonPath: configuration.pythonPath, logLevel: configuration.hostLogLevel, router: router, logger: logger)
+            pythonPath: configuration.pythonPath, pycacheDirectory: pycacheDirectory(), logLevel: configuration.hostLogLevel,
+            router: router, logger: logger)
         let warm = configuration.isolation == .shared ? max(1, min(configuration.warmHosts, 1)) : configuration.warmHosts
         let pool = HostPool(launcher: launcher, target: warm, refills: configuration.refillWarmHosts, logger: logger)
         await pool.start()
@@ -85,6 +87,22 @@ public actor Worker: Service {
                 "warm_hosts": "\(warm)",
             ])
         return server.port
+    }
+
+    /// `<cache>/pycache`, created if needed; nil (hosts then write no bytecode) when there is no
+    /// cache directory or it cannot be made.
+    private func pycacheDirectory() -> String? {
+        guard let cache = configuration.cacheDirectory else { return nil }
+        let directory = cache + "/pycache"
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            return directory
+        } catch {
+            logger.warning(
+                "run hosts will compile modules anew each time: cannot create the bytecode cache",
+                metadata: ["directory": "\(directory)", "error": "\(error)"])
+            return nil
+        }
     }
 
     /// Serves until graceful shutdown (SIGTERM/SIGINT through the service group) or ``shutdown()``.

@@ -38,6 +38,9 @@ public struct WorkerConfiguration: Sendable {
     public var pythonVersion: String
     /// The log level run hosts log at (to the daemon's stderr).
     public var hostLogLevel: Logger.Level
+    /// The worker node's cache (`--cache-dir`): run hosts keep compiled bytecode of the worker's
+    /// own modules (the standard library, `--python-path`) in its `pycache` folder. nil: none.
+    public var cacheDirectory: String?
 
     public init(
         host: String = "127.0.0.1", port: Int = 8710, token: String? = nil, tls: TLSFiles? = nil,
@@ -46,7 +49,7 @@ public struct WorkerConfiguration: Sendable {
         runTimeout: Duration? = nil, runMemory: Int64? = nil,
         isolation: IsolationMode = .run, maxRuns: Int = WorkerConfiguration.defaultMaxRuns, warmHosts: Int = 2,
         refillWarmHosts: Bool = true, hostExecutable: String, pythonPath: [String] = [], pythonVersion: String = "unknown",
-        hostLogLevel: Logger.Level = .warning
+        hostLogLevel: Logger.Level = .warning, cacheDirectory: String? = nil
     ) {
         self.host = host
         self.port = port
@@ -66,6 +69,15 @@ public struct WorkerConfiguration: Sendable {
         self.pythonPath = pythonPath
         self.pythonVersion = pythonVersion
         self.hostLogLevel = hostLogLevel
+        self.cacheDirectory = cacheDirectory
+    }
+
+    /// `$XDG_CACHE_HOME/rfs`, else `~/.cache/rfs`, else a folder of this user's in /tmp.
+    public static var defaultCacheDirectory: String {
+        let environment = ProcessInfo.processInfo.environment
+        if let xdg = environment["XDG_CACHE_HOME"], xdg.hasPrefix("/") { return xdg + "/rfs" }
+        if let home = environment["HOME"], home.hasPrefix("/") { return home + "/.cache/rfs" }
+        return "/tmp/rfs-cache-\(getuid())"
     }
 
     /// The number of CPUs.
@@ -85,3 +97,4 @@ public struct WorkerConfiguration: Sendable {
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation

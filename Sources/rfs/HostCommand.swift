@@ -19,6 +19,9 @@ struct HostCommand: AsyncParsableCommand {
     @Option(name: .customLong("python-path"), help: "Extra sys.path entry (repeatable).")
     var pythonPath: [String] = []
 
+    @Option(name: .customLong("pycache-dir"), help: "Where bytecode is kept (default: none is written).")
+    var pycacheDirectory: String?
+
     @Option(name: .customLong("log-level"), help: "Log level (logs go to the worker's stderr).")
     var logLevel: String = "warning"
 
@@ -27,7 +30,7 @@ struct HostCommand: AsyncParsableCommand {
         // fd 1 and 2 are the run's output; the worker gives us its own stderr as fd 5 for logs.
         LoggingSystem.bootstrap { label in HostLogHandler(label: label, logLevel: level) }
         let status = await RunHostProcess.serve(
-            .init(maxMessageSize: maxMessageSize, pythonPath: pythonPath), logger: Logger(label: "rfs.host"))
+            .init(maxMessageSize: maxMessageSize, pythonPath: pythonPath, pycacheDirectory: pycacheDirectory), logger: Logger(label: "rfs.host"))
         throw ExitCode(status)
     }
 }

@@ -40,31 +40,39 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = logging.bootstrap(default: .warning)
+        // The private worker (and the run host it starts at once) come up while we read the
+        // sources and the script: starting an interpreter is the longest step of a local run.
+        let starting: Task<ChildWorker, any Error>? =
+            worker != nil
+            ? nil
+            : Task {
+                try await ChildWorker.start(
+                    executable: Executable.path, extraArguments: ["--log-level", "\(logger.logLevel)"], logger: logger)
+            }
+        func abandonChild() async {
+            if let child = try? await starting?.value { await child.stop() }
+        }
         let sourceSet: SourceSet
         let names: [String]
-        do {
-            sourceSet = try SourceSet(directories: sources, excludes: excludes)
-            names = try sourceSet.topLevelNames()
-        } catch {
-            throw Console.fail("\(error)")
-        }
         let scriptPath = URL(fileURLWithPath: script).standardizedFileURL.path
         let code: String
         do {
+            sourceSet = try SourceSet(directories: sources, excludes: excludes)
+            names = try sourceSet.topLevelNames()
             code = try ScriptSource.read(scriptPath)
         } catch {
+            await abandonChild()
             throw Console.fail("\(error)")
         }
 
         var child: ChildWorker?
         let endpoint: WorkerEndpoint
         do {
-            if let worker {
-                endpoint = try connection.endpoint(url: worker)
-            } else {
-                child = try await ChildWorker.start(
-                    executable: Executable.path, extraArguments: ["--log-level", "\(logger.logLevel)"], logger: logger)
+            if let starting {
+                child = try await starting.value
                 endpoint = child!.endpoint
+            } else {
+                endpoint = try connection.endpoint(url: worker!)
             }
         } catch {
             throw Console.fail("\(error)")

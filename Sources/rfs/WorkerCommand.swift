@@ -64,6 +64,11 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-message-size"), help: "Largest WebSocket message in bytes.")
     var maxMessageSize: Int = 64 << 20
 
+    @Option(
+        name: .customLong("cache-dir"),
+        help: "The worker node's cache: bytecode of the worker's own modules (default: $XDG_CACHE_HOME/rfs or ~/.cache/rfs).")
+    var cacheDirectory: String = WorkerConfiguration.defaultCacheDirectory
+
     @Option(name: .customLong("python-path"), help: "Extra sys.path entry on the worker (repeatable).")
     var pythonPath: [String] = []
 
@@ -89,7 +94,7 @@ struct WorkerCommand: AsyncParsableCommand {
             // The private worker of `rfs run` serves one run: a replacement host would only
             // compete with it for the CPU (unless warm hosts were asked for explicitly).
             refillWarmHosts: !handshake || warmHosts != nil, hostExecutable: Executable.path, pythonPath: pythonPath,
-            pythonVersion: PythonInterpreter.linkedVersion, hostLogLevel: logger.logLevel)
+            pythonVersion: PythonInterpreter.linkedVersion, hostLogLevel: logger.logLevel, cacheDirectory: cacheDirectory)
         if handshake {
             if let refusal = ChildHandshake.refusal(environment: ProcessInfo.processInfo.environment) {
                 throw Console.fail(refusal, exitCode: 1)

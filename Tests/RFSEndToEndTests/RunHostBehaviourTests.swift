@@ -125,3 +125,28 @@ extension EndToEnd {
         }
     }
 }
+
+extension EndToEnd.RunHostBehaviourTests {
+    @Test("a run uses the standard library of the linked libpython, whatever python3 comes first on PATH")
+    func standardLibraryMatchesTheInterpreter() async throws {
+        // A decoy installation: CPython's own search would take it for the prefix (it has the
+        // landmark lib/python3.11/os.py next to a bin/python3), and its os.py refuses to load.
+        let decoy = try Paths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: decoy) }
+        let lib = decoy.appendingPathComponent("lib/python3.11")
+        try FileManager.default.createDirectory(at: lib, withIntermediateDirectories: true)
+        try "raise SystemExit('the decoy standard library was loaded')\n".write(
+            to: lib.appendingPathComponent("os.py"), atomically: true, encoding: .utf8)
+        let bin = decoy.appendingPathComponent("bin")
+        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+        let fake = bin.appendingPathComponent("python3").path
+        try "#!/bin/sh\nexit 1\n".write(toFile: fake, atomically: true, encoding: .utf8)
+        chmod(fake, 0o755)
+        let script = try Script("import os, sys\nprint(os.__file__.startswith(sys.base_prefix), sys.base_prefix != \(String(reflecting: decoy.path)))")
+        defer { script.remove() }
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"
+        let result = try await rfs(["run", script.path], environment: ["PATH": "\(bin.path):\(path)"])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(result.stdout == "True True\n")
+    }
+}

@@ -85,7 +85,18 @@ typedef struct {
     int install_signal_handlers;
     const char *home;
     const char *program_name;
+    /// Where bytecode is read and written instead of `__pycache__` next to sources
+    /// (PyConfig.pycache_prefix); NULL for CPython's default.
+    const char *pycache_prefix;
 } rfs_python_options;
+
+/// The installation prefix of the libpython this process uses (e.g. `/usr` for Debian's
+/// `/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0`), found from the library's own path and
+/// checked against the landmark `<prefix>/lib/pythonX.Y/os.py`; written to `buffer`. Returns 0,
+/// or -1 when it cannot be determined (then CPython's own search applies). Without it, an
+/// embedded interpreter searches PATH for `python3` and may take the standard library of a
+/// different Python (a pyenv one, say) than the one it was built with.
+int rfs_python_library_prefix(char *buffer, size_t size);
 
 /// Registers `_rfs_bridge` with PyImport_AppendInittab and initialises CPython on the calling
 /// thread (which becomes Python's main thread, holding the GIL on success). Signal handlers are

@@ -13,8 +13,7 @@ module, so its unit tests run in a plain Python 3.11.
 
 import logging as _logging
 
-from .json_rpc import JsonRpcException
-from .message_stream import DEFAULT_REQUEST_TIMEOUT, MessageStream
+from .json_rpc import DEFAULT_REQUEST_TIMEOUT, JsonRpcException
 from .module_loader import RemoteMetaPathFinder, RemoteModuleLoader
 from .plugin_object import PluginObject
 
@@ -29,6 +28,19 @@ __all__ = [
     "DEFAULT_REQUEST_TIMEOUT",
     "__version__",
 ]
+
+
+
+def __getattr__(name):
+    # ``MessageStream`` is the reference's transport, which the worker does not use: it is
+    # imported on first use, so a run host (which imports this package at start-up) does not
+    # pay for it (PEP 562).
+    if name == "MessageStream":
+        from .message_stream import MessageStream
+
+        return MessageStream
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # A library never configures logging; the embedding application does.
 _logging.getLogger(__name__).addHandler(_logging.NullHandler())

@@ -10,7 +10,7 @@ compared as integers).
 
 from __future__ import annotations
 
-import uuid
+import os
 from typing import Any, Optional
 
 __all__ = [
@@ -68,6 +68,22 @@ def is_valid_id(value: Any) -> bool:
     return isinstance(value, (str, int, float))
 
 
+#: Seconds ``request_data_sync`` waits when no timeout is given. Generous,
+#: because a cold client may need to read files, but finite: an import must
+#: never hang on a client that stopped answering.
+DEFAULT_REQUEST_TIMEOUT = 30.0
+
+
+def _uuid4() -> str:
+    """A random (version 4) UUID string, as ``str(uuid.uuid4())`` gives, without importing
+    ``uuid`` (which imports ``platform``): the run host imports this module at start-up."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
 def create_request_msg(
     method: str, params: Any = None, *, id: Optional[Any] = None
 ) -> dict:
@@ -78,7 +94,7 @@ def create_request_msg(
     """
     msg: dict[str, Any] = {
         "jsonrpc": JSONRPC_VERSION,
-        "id": str(uuid.uuid4()) if id is None else id,
+        "id": _uuid4() if id is None else id,
         "method": method,
     }
     if params is not None:

@@ -34,6 +34,7 @@ import threading
 from typing import Any, Callable, Optional, Union
 
 from .json_rpc import (
+    DEFAULT_REQUEST_TIMEOUT,
     INTERNAL_ERROR,
     INVALID_PARAMS,
     INVALID_REQUEST,
@@ -53,10 +54,6 @@ __all__ = ["MessageStream", "DEFAULT_REQUEST_TIMEOUT"]
 
 logger = logging.getLogger(__name__)
 
-#: Seconds ``request_data_sync`` waits when no timeout is given. Generous,
-#: because a cold client may need to read files, but finite: an import must
-#: never hang on a client that stopped answering.
-DEFAULT_REQUEST_TIMEOUT = 30.0
 
 Handler = Callable[[Any, dict], Any]
 

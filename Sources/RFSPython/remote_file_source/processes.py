@@ -42,9 +42,7 @@ import functools
 import io
 import logging
 import os
-import subprocess
 import sys
-import sysconfig
 import threading
 import types
 import weakref
@@ -113,6 +111,8 @@ def _version_tag(version_info=None) -> str:
 def _probe_version(path: str, timeout: float = 10.0) -> Optional[str]:
     """``major.minor`` reported by running ``path`` (None when it does not run)."""
     try:
+        import subprocess  # only for an interpreter whose name does not say its version
+
         completed = subprocess.run(
             [path, "-I", "-S", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
             stdin=subprocess.DEVNULL,
@@ -121,7 +121,7 @@ def _probe_version(path: str, timeout: float = 10.0) -> Optional[str]:
             timeout=timeout,
             check=False,
         )
-    except (OSError, subprocess.SubprocessError):
+    except Exception:  # OSError, subprocess.TimeoutExpired, ...: not a usable interpreter
         return None
     if completed.returncode != 0:
         return None
@@ -157,6 +157,8 @@ def _candidates(explicit: Optional[str], search: bool, tag: str) -> list[str]:
         for prefix in (sys.base_prefix, sys.base_exec_prefix):
             if prefix:
                 directories.append(os.path.join(prefix, "bin"))
+        import sysconfig
+
         bindir = sysconfig.get_config_var("BINDIR")
         if bindir:
             directories.append(bindir)

@@ -36,7 +36,7 @@ import types
 
 import _rfs_bridge
 
-from .message_stream import DEFAULT_REQUEST_TIMEOUT
+from .json_rpc import DEFAULT_REQUEST_TIMEOUT
 from .module_loader import RemoteMetaPathFinder
 from .plugin_object import PluginObject
 
