@@ -20,6 +20,7 @@ struct InterruptTests {
         if let sourceLine {
             #expect(exception.traceback.contains(sourceLine))
         }
+        #expect(!exception.traceback.contains("remote_file_source/worker.py"), "the worker's own frames are hidden")
     }
 
     @Test func busyLoopEndsWithKeyboardInterrupt() async throws {
@@ -33,7 +34,9 @@ struct InterruptTests {
         )
         #expect(await output.waitFor("spinning\n"))
         python.interrupt()
-        expectKeyboardInterrupt(try await outcome, sourceLine: "while True: pass")
+        // The interrupt lands in the loop, or in the print that announced it (output reaches the
+        // test while print is still returning): either way in the script's own lines.
+        expectKeyboardInterrupt(try await outcome, sourceLine: "File \"/client/spin.py\"")
     }
 
     @Test func requestTheRunIsBlockedInGivesWayToKeyboardInterrupt() async throws {

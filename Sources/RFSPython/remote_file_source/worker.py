@@ -379,13 +379,33 @@ def _printable(text):
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def _without_our_frames(summary, seen=None):
+    """Drop this module's frames (``sys.stdout`` during a run is ours, in Python; an interrupt
+    or an error can land in it) from a ``TracebackException`` and those it chains to, as
+    importlib hides its own frames: the user sees their code, as with CPython's C-level
+    streams."""
+    seen = set() if seen is None else seen
+    if summary is None or id(summary) in seen:
+        return
+    seen.add(id(summary))
+    summary.stack = traceback.StackSummary.from_list(
+        [frame for frame in summary.stack if frame.filename != __file__]
+    )
+    _without_our_frames(summary.__cause__, seen)
+    _without_our_frames(summary.__context__, seen)
+    for nested in getattr(summary, "exceptions", None) or ():
+        _without_our_frames(nested, seen)
+
+
 def _describe(exception):
     try:
         message = str(exception)
     except Exception:
         message = f"<exception str() failed for {type(exception).__name__}>"
     try:
-        formatted = "".join(traceback.format_exception(exception))
+        summary = traceback.TracebackException.from_exception(exception)
+        _without_our_frames(summary)
+        formatted = "".join(summary.format())
     except Exception:
         formatted = f"{_type_name(type(exception))}: {message}\n"
     return {
