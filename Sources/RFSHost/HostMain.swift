@@ -84,7 +84,10 @@ public enum RunHostProcess {
         let runs = CurrentRun()
         await peer.register(HostProtocol.Method.run) { request in
             let params = try HostRunParams(json: request.params)
-            return try await runs.execute(params, interpreter: interpreter, writer: writer).json
+            logger.debug("run starting", metadata: ["filename": "\(params.run.filename)"])
+            let result = try await runs.execute(params, interpreter: interpreter, writer: writer)
+            logger.debug("run finished", metadata: ["filename": "\(params.run.filename)"])
+            return result.json
         }
         await peer.registerNotification(HostProtocol.Method.interrupt) { params in
             guard let interrupt = try? HostInterruptParams(json: params) else { return }
@@ -131,6 +134,13 @@ final class CurrentRun: Sendable {
         }
         self.task.withLock { $0 = task }
         defer { self.task.withLock { $0 = nil } }
+        defer {
+            if params.finishInterpreter {
+                // The host is done: closing our ends of the stdout and stderr pipes lets the
+                // worker see that every byte the run wrote there has arrived, before it answers.
+                Self.detachStandardOutputs()
+            }
+        }
         do {
             return try await task.value
         } catch is CancellationError {
@@ -142,6 +152,15 @@ final class CurrentRun: Sendable {
 
     func cancel() {
         task.withLock { $0 }?.cancel()
+    }
+
+    /// Points fd 1 and 2 at /dev/null.
+    static func detachStandardOutputs() {
+        let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
+        guard null >= 0 else { return }
+        _ = dup2(null, STDOUT_FILENO)
+        _ = dup2(null, STDERR_FILENO)
+        close(null)
     }
 }
 

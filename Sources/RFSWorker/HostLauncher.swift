@@ -74,13 +74,19 @@ struct HostLauncher: Sendable {
         // A script that crashes the host (a segfault in a C extension) should read like a
         // crash of `python job.py`, not bring the Swift runtime's backtrace into its stderr.
         environment["SWIFT_BACKTRACE"] = "enable=no"
-        let mappings = [
+        // Our stderr goes to the host as its fd 5, through a copy above the child's slots: mapped
+        // as fd 2 directly, it would be replaced by the host's stderr pipe before it is copied.
+        let logCopy = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 10)
+        defer { if logCopy >= 0 { close(logCopy) } }
+        var mappings = [
             rfs_fd_mapping(parent_fd: out[1], child_fd: 1),
             rfs_fd_mapping(parent_fd: err[1], child_fd: 2),
             rfs_fd_mapping(parent_fd: control[1], child_fd: HostProtocol.controlDescriptor),
             rfs_fd_mapping(parent_fd: fetch[1], child_fd: HostProtocol.fetchDescriptor),
-            rfs_fd_mapping(parent_fd: STDERR_FILENO, child_fd: Self.logDescriptor),
         ]
+        if logCopy >= 0 {
+            mappings.append(rfs_fd_mapping(parent_fd: logCopy, child_fd: Self.logDescriptor))
+        }
         var pid: pid_t = 0
         let status = withCStrings(arguments) { argv in
             withCStrings(environment.map { "\($0.key)=\($0.value)" }) { envp in

@@ -54,10 +54,20 @@ actor HostPool {
 
     /// Starts hosts until the pool is full again. Called when a run has ended rather than when it
     /// takes its host: starting an interpreter costs tens of milliseconds of CPU, which a run
-    /// that just began should not have to share.
-    func replenish() {
-        if refills { fill() }
+    /// that just began should not have to share. With warm hosts left, the refill waits a
+    /// moment more, so that what follows a run at once (its client finishing, the next run
+    /// connecting) does not share the CPU with an interpreter starting either; with none left, it
+    /// starts at once.
+    func replenish() async {
+        guard refills else { return }
+        if !warm.isEmpty {
+            try? await Task.sleep(for: Self.refillDelay)
+        }
+        fill()
     }
+
+    /// How long a refill waits after a run while warm hosts remain.
+    static let refillDelay = Duration.milliseconds(100)
 
     /// Kills the warm hosts and starts no more.
     func shutdown() async {

@@ -102,7 +102,9 @@ final class RunExecutor: Sendable {
 
         switch isolation {
         case .run:
-            await host.discard()
+            // The reply waits for the run's process-level output, not for the host's end.
+            await host.drainProcessOutput()
+            Task { await host.discard() }
         case .session, .shared:
             if case .died = ending { await slot?.clear(host) }
         }

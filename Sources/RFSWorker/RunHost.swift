@@ -273,6 +273,17 @@ final class RunHost: Sendable {
         _ = Glibc.kill(pid, SIGKILL)
     }
 
+    /// After a run under `run` isolation: waits until everything written to the host's fd 1 and 2
+    /// has been forwarded, so the run's reply comes after all of its output. The host closes
+    /// its ends right after the run; when something it started still holds them, the host (with
+    /// its process group) is killed first. Bounded: a grandchild that left the group may keep a
+    /// pipe open.
+    func drainProcessOutput() async {
+        if await pipes.waitUntilClosed(atMost: .milliseconds(50)) { return }
+        kill()
+        _ = await pipes.waitUntilClosed(atMost: .seconds(1))
+    }
+
     /// Kills the host and waits until it is gone and everything it wrote to fd 1 and 2 has been
     /// forwarded (bounded: a grandchild that left the process group may keep a pipe open).
     func discard() async {
@@ -354,33 +365,55 @@ final class OutboundSlot: Sendable {
 
 /// Waits for a host's stdout and stderr pumps to end (both pipes at end of file).
 final class PipeDrain: Sendable {
-    private let state = Mutex<(open: Int, waiters: [CheckedContinuation<Void, Never>])>((2, []))
+    private struct State {
+        var open = 2
+        var nextWaiter: UInt64 = 0
+        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+    }
+
+    private let state = Mutex(State())
 
     func closed() {
         let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.open -= 1
             guard state.open == 0 else { return [] }
             defer { state.waiters.removeAll() }
-            return state.waiters
+            return Array(state.waiters.values)
         }
         for waiter in waiters { waiter.resume() }
     }
 
-    func waitUntilClosed(atMost limit: Duration) async {
+    /// True when both pipes closed within `limit`.
+    @discardableResult
+    func waitUntilClosed(atMost limit: Duration) async -> Bool {
+        if state.withLock({ $0.open <= 0 }) { return true }
         await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                await withCheckedContinuation { continuation in
-                    let done = self.state.withLock { state -> Bool in
-                        if state.open <= 0 { return true }
-                        state.waiters.append(continuation)
-                        return false
-                    }
-                    if done { continuation.resume() }
-                }
-            }
+            group.addTask { await self.waitUnlessCancelled() }
             group.addTask { try? await Task.sleep(for: limit) }
             await group.next()
             group.cancelAll()
+        }
+        return state.withLock { $0.open <= 0 }
+    }
+
+    /// Returns when both pipes are closed or the task is cancelled.
+    private func waitUnlessCancelled() async {
+        let id = state.withLock { state -> UInt64 in
+            defer { state.nextWaiter += 1 }
+            return state.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state -> Bool in
+                    if state.open <= 0 || Task.isCancelled { return true }
+                    state.waiters[id] = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
+            waiter?.resume()
         }
     }
 }

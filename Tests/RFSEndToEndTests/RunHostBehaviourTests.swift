@@ -150,3 +150,15 @@ extension EndToEnd.RunHostBehaviourTests {
         #expect(result.stdout == "True True\n")
     }
 }
+
+extension EndToEnd.RunHostBehaviourTests {
+    @Test("a run host's own logs go to the worker's stderr, never into the run's output")
+    func hostLogsStayWithTheWorker() async throws {
+        let worker = try await TestWorker.start(extraArguments: ["--log-level", "debug"])
+        let result = try await worker.run(Paths.job("hello.py"), sources: [Paths.workspace])
+        #expect(result.stdout == "hello from the worker\n")
+        #expect(!result.stderr.contains("[host "), "stderr: \(result.stderr)")
+        let stopped = await worker.stop()
+        #expect(stopped.stderr.contains("[host ") && stopped.stderr.contains("run finished"), "the host logged to the worker's stderr")
+    }
+}

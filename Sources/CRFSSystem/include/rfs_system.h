@@ -16,7 +16,8 @@ typedef struct {
 
 /// Starts `path` with `argv`/`envp` (NULL-terminated) in a new process group, its descriptors
 /// exactly `mappings` (everything else closed, stdin from /dev/null unless mapped), default
-/// dispositions for SIGINT, SIGTERM, SIGPIPE and SIGCHLD and an empty signal mask.
+/// dispositions for SIGINT, SIGTERM, SIGPIPE and SIGCHLD and an empty signal mask. The copies
+/// are made in order, so no `parent_fd` may be a `child_fd` of an earlier mapping.
 /// Returns 0 and sets `*pid`, or an errno value.
 int rfs_spawn(const char *path, char *const argv[], char *const envp[],
               const rfs_fd_mapping *mappings, int mapping_count, pid_t *pid);
