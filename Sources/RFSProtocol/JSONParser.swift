@@ -1,4 +1,5 @@
-/// A strict RFC 8259 JSON parser over UTF-8 bytes.
+/// A strict RFC 8259 JSON parser over UTF-8 bytes: builds the `JSONValue` of a text, reading
+/// its tokens with ``JSONLexer`` (the grammar ``JSONScanner`` shares).
 ///
 /// Every imported module travels as one JSON-RPC reply whose `source` member can be megabytes,
 /// so this parser works directly on the string's contiguous UTF-8 storage: strings without
@@ -8,16 +9,10 @@
 /// Recursion depth is bounded (`maxDepth`) so hostile input cannot overflow the stack; the same
 /// bound keeps the recursive destruction of a parsed value safe.
 struct JSONParser {
-    private let bytes: UnsafeBufferPointer<UInt8>
-    private let maxDepth: Int
-    private var index = 0
-    private var depth = 0
-    /// Reused for strings that contain escapes, so each one does not allocate its own buffer.
-    private var scratch: [UInt8] = []
+    private var lexer: JSONLexer
 
     private init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
-        self.bytes = bytes
-        self.maxDepth = maxDepth
+        lexer = JSONLexer(bytes: bytes, maxDepth: maxDepth)
     }
 
     /// Parses a whole document: one value, optionally surrounded by whitespace.
@@ -38,136 +33,76 @@ struct JSONParser {
     }
 
     private mutating func parseDocument() throws(JSONParseError) -> JSONValue {
-        skipWhitespace()
+        lexer.skipWhitespace()
         let value = try parseValue()
-        skipWhitespace()
-        guard index == bytes.count else { throw JSONParseError(.trailingContent, offset: index) }
+        lexer.skipWhitespace()
+        guard lexer.index == lexer.bytes.count else { throw JSONParseError(.trailingContent, offset: lexer.index) }
         return value
     }
 
     // MARK: Values
 
     private mutating func parseValue() throws(JSONParseError) -> JSONValue {
-        guard index < bytes.count else { throw JSONParseError(.unexpectedEndOfInput, offset: index) }
-        switch bytes[index] {
+        switch try lexer.current() {
         case ASCII.openBrace: return try parseObject()
         case ASCII.openBracket: return try parseArray()
         case ASCII.quote: return .string(try parseString())
-        case ASCII.lowerT: try expectLiteral("true"); return .bool(true)
-        case ASCII.lowerF: try expectLiteral("false"); return .bool(false)
-        case ASCII.lowerN: try expectLiteral("null"); return .null
+        case ASCII.lowerT: try lexer.expectLiteral("true"); return .bool(true)
+        case ASCII.lowerF: try lexer.expectLiteral("false"); return .bool(false)
+        case ASCII.lowerN: try lexer.expectLiteral("null"); return .null
         case ASCII.minus, ASCII.zero...ASCII.nine: return try parseNumber()
-        case let byte: throw JSONParseError(.unexpectedCharacter(byte, expected: "a JSON value"), offset: index)
+        default: throw lexer.unexpected("a JSON value")
         }
     }
 
     private mutating func parseObject() throws(JSONParseError) -> JSONValue {
-        try enterContainer()
-        defer { depth -= 1 }
-        index += 1  // {
+        try lexer.enterContainer()
+        defer { lexer.leaveContainer() }
+        lexer.index += 1  // {
         var members: [String: JSONValue] = [:]
-        skipWhitespace()
-        if index < bytes.count, bytes[index] == ASCII.closeBrace {
-            index += 1
-            return .object(members)
-        }
-        while true {
-            skipWhitespace()
-            guard index < bytes.count else { throw JSONParseError(.unexpectedEndOfInput, offset: index) }
-            guard bytes[index] == ASCII.quote else {
-                throw JSONParseError(.unexpectedCharacter(bytes[index], expected: "a string key"), offset: index)
-            }
+        lexer.skipWhitespace()
+        if lexer.consumeEmptyClose(ASCII.closeBrace) { return .object(members) }
+        repeat {
+            lexer.skipWhitespace()
+            guard try lexer.current() == ASCII.quote else { throw lexer.unexpected("a string key") }
             let key = try parseString()
-            skipWhitespace()
-            try expect(ASCII.colon, "':'")
-            skipWhitespace()
+            lexer.skipWhitespace()
+            try lexer.expect(ASCII.colon, "':'")
+            lexer.skipWhitespace()
             // A repeated key keeps its last value, like most parsers (RFC 8259 §4 leaves it open).
             members[key] = try parseValue()
-            skipWhitespace()
-            guard index < bytes.count else { throw JSONParseError(.unexpectedEndOfInput, offset: index) }
-            switch bytes[index] {
-            case ASCII.comma:
-                index += 1
-            case ASCII.closeBrace:
-                index += 1
-                return .object(members)
-            case let byte:
-                throw JSONParseError(.unexpectedCharacter(byte, expected: "',' or '}'"), offset: index)
-            }
-        }
+            lexer.skipWhitespace()
+        } while try lexer.separator(closing: ASCII.closeBrace, "',' or '}'")
+        return .object(members)
     }
 
     private mutating func parseArray() throws(JSONParseError) -> JSONValue {
-        try enterContainer()
-        defer { depth -= 1 }
-        index += 1  // [
+        try lexer.enterContainer()
+        defer { lexer.leaveContainer() }
+        lexer.index += 1  // [
         var elements: [JSONValue] = []
-        skipWhitespace()
-        if index < bytes.count, bytes[index] == ASCII.closeBracket {
-            index += 1
-            return .array(elements)
-        }
-        while true {
-            skipWhitespace()
+        lexer.skipWhitespace()
+        if lexer.consumeEmptyClose(ASCII.closeBracket) { return .array(elements) }
+        repeat {
+            lexer.skipWhitespace()
             elements.append(try parseValue())
-            skipWhitespace()
-            guard index < bytes.count else { throw JSONParseError(.unexpectedEndOfInput, offset: index) }
-            switch bytes[index] {
-            case ASCII.comma:
-                index += 1
-            case ASCII.closeBracket:
-                index += 1
-                return .array(elements)
-            case let byte:
-                throw JSONParseError(.unexpectedCharacter(byte, expected: "',' or ']'"), offset: index)
-            }
-        }
+            lexer.skipWhitespace()
+        } while try lexer.separator(closing: ASCII.closeBracket, "',' or ']'")
+        return .array(elements)
     }
 
-    private mutating func enterContainer() throws(JSONParseError) {
-        guard depth < maxDepth else { throw JSONParseError(.nestingTooDeep(limit: maxDepth), offset: index) }
-        depth += 1
-    }
+    // MARK: Scalars
 
-    // MARK: Numbers
-
-    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`. Integers that fit `Int64` become
-    /// `.int`; anything else (fraction, exponent, or too large) becomes `.double`.
+    /// Integers that fit `Int64` become `.int`; anything else (fraction, exponent, or too large)
+    /// becomes `.double`.
     private mutating func parseNumber() throws(JSONParseError) -> JSONValue {
-        let start = index
-        let negative = bytes[index] == ASCII.minus
-        if negative { index += 1 }
-        let digitsStart = index
-        guard index < bytes.count else { throw JSONParseError(.invalidNumber, offset: start) }
-        if bytes[index] == ASCII.zero {
-            index += 1
-            if index < bytes.count, ASCII.isDigit(bytes[index]) {
-                throw JSONParseError(.invalidNumber, offset: start)  // leading zero
-            }
-        } else if ASCII.isDigit(bytes[index]) {
-            skipDigits()
-        } else {
-            throw JSONParseError(.invalidNumber, offset: start)
-        }
-        let digitsEnd = index
-        var isInteger = true
-        if index < bytes.count, bytes[index] == ASCII.dot {
-            isInteger = false
-            index += 1
-            guard skipDigits() > 0 else { throw JSONParseError(.invalidNumber, offset: start) }
-        }
-        if index < bytes.count, bytes[index] == ASCII.lowerE || bytes[index] == ASCII.upperE {
-            isInteger = false
-            index += 1
-            if index < bytes.count, bytes[index] == ASCII.plus || bytes[index] == ASCII.minus { index += 1 }
-            guard skipDigits() > 0 else { throw JSONParseError(.invalidNumber, offset: start) }
-        }
-        if isInteger, let value = integerValue(digits: digitsStart..<digitsEnd, negative: negative) {
+        let number = try lexer.number()
+        if number.isInteger, let value = integerValue(digits: number.digits, negative: number.negative) {
             return .int(value)
         }
-        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+        let text = String(decoding: UnsafeBufferPointer(rebasing: lexer.bytes[number.text]), as: UTF8.self)
         // Swift's conversion is correctly rounded; magnitudes beyond Double become ±infinity.
-        guard let value = Double(text) else { throw JSONParseError(.invalidNumber, offset: start) }
+        guard let value = Double(text) else { throw JSONParseError(.invalidNumber, offset: number.text.lowerBound) }
         return .double(value)
     }
 
@@ -176,7 +111,7 @@ struct JSONParser {
     private func integerValue(digits: Range<Int>, negative: Bool) -> Int64? {
         var value: Int64 = 0
         for position in digits {
-            let digit = Int64(bytes[position] &- ASCII.zero)
+            let digit = Int64(lexer.bytes[position] &- ASCII.zero)
             let (shifted, overflowByMultiply) = value.multipliedReportingOverflow(by: 10)
             let (next, overflowByAdd) = negative
                 ? shifted.subtractingReportingOverflow(digit)
@@ -187,143 +122,10 @@ struct JSONParser {
         return value
     }
 
-    @discardableResult
-    private mutating func skipDigits() -> Int {
-        let start = index
-        while index < bytes.count, ASCII.isDigit(bytes[index]) { index += 1 }
-        return index - start
-    }
-
-    // MARK: Strings
-
     private mutating func parseString() throws(JSONParseError) -> String {
-        index += 1  // opening quote
-        let start = index
-        // Fast path: no escapes, so the bytes between the quotes are the string.
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte == ASCII.quote {
-                let value = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
-                index += 1
-                return value
-            }
-            if byte == ASCII.backslash { break }
-            if byte < 0x20 { throw JSONParseError(.controlCharacterInString(byte), offset: index) }
-            index += 1
-        }
-        // Slow path: rebuild the string in `scratch`, copying unescaped runs in one piece.
-        scratch.removeAll(keepingCapacity: true)
-        scratch.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<index]))
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte == ASCII.quote {
-                index += 1
-                return String(decoding: scratch, as: UTF8.self)
-            } else if byte == ASCII.backslash {
-                try parseEscape()
-            } else if byte < 0x20 {
-                throw JSONParseError(.controlCharacterInString(byte), offset: index)
-            } else {
-                let runStart = index
-                index += 1
-                while index < bytes.count {
-                    let next = bytes[index]
-                    if next == ASCII.quote || next == ASCII.backslash || next < 0x20 { break }
-                    index += 1
-                }
-                scratch.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
-            }
-        }
-        throw JSONParseError(.unexpectedEndOfInput, offset: index)
-    }
-
-    /// Decodes one escape sequence (the backslash is at `index`) into `scratch`.
-    private mutating func parseEscape() throws(JSONParseError) {
-        let escapeStart = index
-        index += 1
-        guard index < bytes.count else { throw JSONParseError(.unexpectedEndOfInput, offset: index) }
-        let kind = bytes[index]
-        index += 1
-        switch kind {
-        case ASCII.quote, ASCII.backslash, ASCII.slash: scratch.append(kind)
-        case ASCII.lowerB: scratch.append(0x08)
-        case ASCII.lowerF: scratch.append(0x0C)
-        case ASCII.lowerN: scratch.append(0x0A)
-        case ASCII.lowerR: scratch.append(0x0D)
-        case ASCII.lowerT: scratch.append(0x09)
-        case ASCII.lowerU:
-            let unit = try readHex4()
-            let scalarValue: UInt32
-            switch unit {
-            case 0xD800...0xDBFF:
-                // A high surrogate must be followed by an escaped low surrogate.
-                guard index + 1 < bytes.count, bytes[index] == ASCII.backslash, bytes[index + 1] == ASCII.lowerU else {
-                    throw JSONParseError(.unpairedSurrogate(unit), offset: escapeStart)
-                }
-                index += 2
-                let low = try readHex4()
-                guard (0xDC00...0xDFFF).contains(low) else {
-                    throw JSONParseError(.unpairedSurrogate(unit), offset: escapeStart)
-                }
-                scalarValue = 0x10000 + ((UInt32(unit) - 0xD800) << 10) + (UInt32(low) - 0xDC00)
-            case 0xDC00...0xDFFF:
-                throw JSONParseError(.unpairedSurrogate(unit), offset: escapeStart)
-            default:
-                scalarValue = UInt32(unit)
-            }
-            // Non-surrogate values below 0x110000 are always valid scalars.
-            let scalar = Unicode.Scalar(scalarValue) ?? "\u{FFFD}"
-            UTF8.encode(scalar) { scratch.append($0) }
-        default:
-            throw JSONParseError(.invalidEscape(kind), offset: escapeStart)
-        }
-    }
-
-    private mutating func readHex4() throws(JSONParseError) -> UInt16 {
-        guard index + 4 <= bytes.count else { throw JSONParseError(.invalidUnicodeEscape, offset: index) }
-        var value: UInt16 = 0
-        for _ in 0..<4 {
-            guard let nibble = ASCII.hexValue(bytes[index]) else {
-                throw JSONParseError(.invalidUnicodeEscape, offset: index)
-            }
-            value = value << 4 | UInt16(nibble)
-            index += 1
-        }
-        return value
-    }
-
-    // MARK: Tokens
-
-    private mutating func expectLiteral(_ literal: StaticString) throws(JSONParseError) {
-        let count = literal.utf8CodeUnitCount
-        let expected = UnsafeBufferPointer(start: literal.utf8Start, count: count)
-        for offset in 0..<count {
-            guard index + offset < bytes.count else {
-                throw JSONParseError(.unexpectedEndOfInput, offset: index + offset)
-            }
-            guard bytes[index + offset] == expected[offset] else {
-                throw JSONParseError(
-                    .unexpectedCharacter(bytes[index + offset], expected: "'\(literal)'"), offset: index + offset)
-            }
-        }
-        index += count
-    }
-
-    private mutating func expect(_ byte: UInt8, _ description: String) throws(JSONParseError) {
-        guard index < bytes.count else { throw JSONParseError(.unexpectedEndOfInput, offset: index) }
-        guard bytes[index] == byte else {
-            throw JSONParseError(.unexpectedCharacter(bytes[index], expected: description), offset: index)
-        }
-        index += 1
-    }
-
-    private mutating func skipWhitespace() {
-        while index < bytes.count {
-            switch bytes[index] {
-            case ASCII.space, ASCII.tab, ASCII.newline, ASCII.carriageReturn: index += 1
-            default: return
-            }
-        }
+        let token = try lexer.string(decoding: true)
+        if token.hasEscapes { return String(decoding: lexer.scratch, as: UTF8.self) }
+        return String(decoding: UnsafeBufferPointer(rebasing: lexer.bytes[token.contents]), as: UTF8.self)
     }
 }
 
