@@ -73,7 +73,7 @@ let package = Package(
         .target(
             name: "RFSClient",
             dependencies: [
-                "RFSProtocol", "RFSWire", "RFSModuleIndex", "RFSTransport",
+                "RFSProtocol", "RFSWire", "RFSModuleIndex", "RFSTransport", "CRFSSystem",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -64,6 +64,21 @@ int rfs_spawn(const char *path, char *const argv[], char *const envp[],
     return status;
 }
 
+int rfs_write_all(int fd, const void *bytes, size_t count) {
+    const char *cursor = bytes;
+    while (count > 0) {
+        ssize_t written = write(fd, cursor, count);
+        if (written < 0) {
+            if (errno == EINTR) continue;
+            return errno;
+        }
+        if (written == 0) return EIO;
+        cursor += written;
+        count -= (size_t)written;
+    }
+    return 0;
+}
+
 int rfs_socketpair(int fds[2]) {
     return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0 ? 0 : errno;
 }

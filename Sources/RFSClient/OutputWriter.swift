@@ -1,3 +1,4 @@
+import CRFSSystem
 import Foundation
 import RFSWire
 
@@ -91,16 +92,7 @@ public final class OutputWriter: @unchecked Sendable {
 
     private static func writeAll(_ descriptor: Int32, _ text: String) {
         var text = text
-        text.withUTF8 { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    return  // stdout closed (EPIPE): nothing more to show
-                }
-                offset += written
-            }
-        }
+        // A closed stdout (EPIPE) leaves nothing more to show; the run goes on.
+        _ = text.withUTF8 { rfs_write_all(descriptor, $0.baseAddress, $0.count) }
     }
 }

@@ -48,18 +48,7 @@ enum FrameIO {
 
     /// Writes all of `bytes`; false when the channel is closed.
     static func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        var offset = 0
-        while offset < bytes.count {
-            let written = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-            if written > 0 {
-                offset += written
-            } else if written < 0 && errno == EINTR {
-                continue
-            } else {
-                return false
-            }
-        }
-        return true
+        rfs_write_all(descriptor, bytes.baseAddress, bytes.count) == 0
     }
 
     /// The frame for `text`: header and payload in one buffer, so one `write` sends both.

@@ -120,17 +120,7 @@ final class Bridge: Sendable {
 
     private static func writeAll(_ descriptor: Int32, _ text: String) {
         var text = text
-        text.withUTF8 { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    return
-                }
-                offset += written
-            }
-        }
+        _ = text.withUTF8 { rfs_write_all(descriptor, $0.baseAddress, $0.count) }
     }
 
     // MARK: - _rfs_bridge.request

@@ -10,7 +10,7 @@ import RFSWire
 @Suite("Shutdown", .timeLimit(.minutes(2)))
 struct ShutdownTests {
     static let probeVariable = "RFS_PYTHON_SHUTDOWN_PROBE"
-    static var isProbe: Bool { ProcessInfo.processInfo.environment[probeVariable] == "1" }
+    static var isProbe: Bool { ChildProbe.isProbe(probeVariable) }
 
     @Test(.timeLimit(.minutes(2)))
     func shutdownInterruptsFinalisesAndRefusesWork() async throws {
@@ -18,20 +18,8 @@ struct ShutdownTests {
             try await probe()
             return
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        process.arguments = ["--testing-library", "swift-testing", "--filter", "ShutdownTests/shutdownInterruptsFinalisesAndRefusesWork"]
-        var environment = ProcessInfo.processInfo.environment
-        environment[Self.probeVariable] = "1"
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "probe output:\n\(output)")
-        #expect(output.contains("Test shutdownInterruptsFinalisesAndRefusesWork() passed"), "probe output:\n\(output)")
+        let output = try ChildProbe.run(
+            "ShutdownTests/shutdownInterruptsFinalisesAndRefusesWork", variable: Self.probeVariable)
         #expect(output.contains("atexit ran"), "probe output:\n\(output)")
     }
 

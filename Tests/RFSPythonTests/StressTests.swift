@@ -214,28 +214,12 @@ struct StressTests {
     }
 }
 
-/// Runs a leak check alone: the test binary again, filtered to one test, with the probe variable
-/// set, in which case that test is the probe and measures its own process. Nothing is skipped:
-/// outside the probe, the test's result is the child's.
+/// The leak checks run alone, each in a child process (see ``ChildProbe``).
 enum LeakProbe {
     static let variable = "RFS_PYTHON_LEAK_PROBE"
-    static var isProbe: Bool { ProcessInfo.processInfo.environment[variable] == "1" }
+    static var isProbe: Bool { ChildProbe.isProbe(variable) }
 
     static func runInChild(_ testID: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        process.arguments = ["--testing-library", "swift-testing", "--filter", testID]
-        var environment = ProcessInfo.processInfo.environment
-        environment[variable] = "1"
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        let name = testID.split(separator: "/").last.map(String.init) ?? testID
-        #expect(process.terminationStatus == 0, "probe output:\n\(output)")
-        #expect(output.contains("Test \(name)() passed"), "probe output:\n\(output)")
+        try ChildProbe.run(testID, variable: variable)
     }
 }

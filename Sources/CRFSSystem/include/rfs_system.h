@@ -22,6 +22,10 @@ typedef struct {
 int rfs_spawn(const char *path, char *const argv[], char *const envp[],
               const rfs_fd_mapping *mappings, int mapping_count, pid_t *pid);
 
+/// Writes all `count` bytes to `fd`, retrying after EINTR and short writes. Returns 0, or an
+/// errno value (EPIPE, EBADF, ...) when the descriptor cannot take them.
+int rfs_write_all(int fd, const void *bytes, size_t count);
+
 /// socketpair(AF_UNIX, SOCK_STREAM) with both ends close-on-exec. Returns 0 or an errno value.
 int rfs_socketpair(int fds[2]);
 
