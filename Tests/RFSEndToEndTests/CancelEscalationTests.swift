@@ -60,25 +60,11 @@ extension EndToEnd {
         func cancelRequestEndsABlockingCall(call: String) async throws {
             let worker = try await TestWorker.start()
             let client = try await RawClient(worker: worker)
-            try await client.send(
-                JSONValue.object([
-                    "jsonrpc": "2.0", "id": "blocked", "method": "run", "params": ["code": .string(Self.blockingScript(call))],
-                ]).serialized())
-            var output = ""
-            while !output.contains("ready") {
-                guard let message = try await client.receive() else { throw TestFailure("closed before 'ready'") }
-                output += message["params"]?["text"]?.stringValue ?? ""
-            }
-            try await client.send(#"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":"blocked"}}"#)
-            var reply: JSONValue?
-            while let message = try await client.receive() {
-                if message["id"] == "blocked" {
-                    reply = message
-                    break
-                }
-                output += message["params"]?["text"]?.stringValue ?? ""
-            }
-            #expect(reply?["error"]?["code"] == -32800)
+            try await client.startRun(id: "blocked", code: Self.blockingScript(call))
+            _ = try await client.output(until: "ready")
+            try await client.cancel("blocked")
+            let (reply, output) = try await client.reply(to: "blocked")
+            #expect(reply["error"]?["code"] == -32800)
             #expect(output.contains("interrupted"), "output: \(output)")
             let (again, printed) = try await client.call("run", params: ["code": "print(6 * 7)"])
             #expect(again["result"] == ["status": "ok"])
@@ -91,21 +77,11 @@ extension EndToEnd {
         func stubbornRunIsKilled() async throws {
             let worker = try await TestWorker.start(extraArguments: ["--cancel-grace", "1"])
             let client = try await RawClient(worker: worker)
-            try await client.send(
-                JSONValue.object(["jsonrpc": "2.0", "id": "stubborn", "method": "run", "params": ["code": .string(Self.stubborn)]])
-                    .serialized())
+            try await client.startRun(id: "stubborn", code: Self.stubborn)
             let pid = try await Self.hostPID(client)
-            try await client.send(#"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":"stubborn"}}"#)
-            var output = ""
-            var reply: JSONValue?
-            while let message = try await client.receive() {
-                if message["id"] == "stubborn" {
-                    reply = message
-                    break
-                }
-                output += message["params"]?["text"]?.stringValue ?? ""
-            }
-            #expect(reply?["error"]?["code"] == -32800)
+            try await client.cancel("stubborn")
+            let (reply, output) = try await client.reply(to: "stubborn")
+            #expect(reply["error"]?["code"] == -32800)
             #expect(output.contains("ignored"), "the script was interrupted first: \(output)")
             #expect(await Processes.waitUntilGone(pid, atMost: .seconds(30)))
             let (again, printed) = try await client.call("run", params: ["code": "print('next')"])
@@ -119,8 +95,7 @@ extension EndToEnd {
         func lostClient() async throws {
             let worker = try await TestWorker.start(extraArguments: ["--cancel-grace", "1"])
             let quitter = try await RawClient(worker: worker)
-            try await quitter.send(
-                JSONValue.object(["jsonrpc": "2.0", "id": 1, "method": "run", "params": ["code": .string(Self.stubborn)]]).serialized())
+            try await quitter.startRun(id: "lost", code: Self.stubborn)
             let pid = try await Self.hostPID(quitter)
             await quitter.close()
             #expect(await Processes.waitUntilGone(pid, atMost: .seconds(30)))
@@ -133,20 +108,13 @@ extension EndToEnd {
         func shutdownWithAStubbornRun() async throws {
             let worker = try await TestWorker.start(extraArguments: ["--shutdown-grace", "1", "--cancel-grace", "1"])
             let client = try await RawClient(worker: worker)
-            try await client.send(
-                JSONValue.object(["jsonrpc": "2.0", "id": "s", "method": "run", "params": ["code": .string(Self.stubborn)]]).serialized())
+            try await client.startRun(id: "s", code: Self.stubborn)
             let pid = try await Self.hostPID(client)
             let start = ContinuousClock.now
             worker.process.signal(SIGTERM)
-            var reply: JSONValue?
-            while let message = try await client.receive() {
-                if message["id"] == "s" {
-                    reply = message
-                    break
-                }
-            }
-            #expect(reply?["result"]?["status"] == "crashed", "reply: \(reply.map(\.description) ?? "none")")
-            #expect(reply?["result"]?["reason"] == "cancel_grace")
+            let (reply, _) = try await client.reply(to: "s")
+            #expect(reply["result"]?["status"] == "crashed", "reply: \(reply)")
+            #expect(reply["result"]?["reason"] == "cancel_grace")
             let status = await worker.process.result().status
             let elapsed = ContinuousClock.now - start
             #expect(status == 0)

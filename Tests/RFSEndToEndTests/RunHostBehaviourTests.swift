@@ -13,19 +13,13 @@ extension EndToEnd {
             let client = try await RawClient(worker: worker)
             _ = try await client.call("set_connection_id", params: ["id": "silent"])
             let start = ContinuousClock.now
-            try await client.send(
-                #"{"jsonrpc":"2.0","id":"r","method":"run","params":{"code":"import never_answered","#
-                    + #""context":{"connection_id":"silent","top_level_names":["never_answered"]}}}"#)
-            var reply: JSONValue?
-            while let message = try await client.receive() {  // fetch_module requests go unanswered
-                if message["id"] == "r" {
-                    reply = message
-                    break
-                }
-            }
+            try await client.startRun(
+                id: "r", code: "import never_answered",
+                context: ["connection_id": "silent", "top_level_names": ["never_answered"]])
+            let (reply, _) = try await client.reply(to: "r")  // fetch_module requests go unanswered
             let elapsed = ContinuousClock.now - start
-            let exception = reply?["result"]?["exception"]
-            #expect(exception?["type"] == "ImportError", "reply: \(reply.map(\.description) ?? "none")")
+            let exception = reply["result"]?["exception"]
+            #expect(exception?["type"] == "ImportError", "reply: \(reply)")
             #expect(exception?["message"]?.stringValue?.contains("no answer within 1 s (--fetch-timeout)") == true)
             // Python's own default would be 30 s; the worker's 1 s wins.
             #expect(elapsed < .seconds(25), "the import took \(elapsed)")

@@ -63,6 +63,40 @@ actor RawClient {
         throw TestFailure("connection closed before the reply to \(method)")
     }
 
+    /// Sends `run` with request id `id` and returns at once (the run goes on).
+    func startRun(id: String, code: String, context: JSONValue? = nil) async throws {
+        var params: [String: JSONValue] = ["code": .string(code)]
+        if let context { params["context"] = context }
+        try await send(
+            JSONValue.object(["jsonrpc": "2.0", "id": .string(id), "method": "run", "params": .object(params)]).serialized())
+    }
+
+    /// Sends `$/cancelRequest` for request `id`.
+    func cancel(_ id: String) async throws {
+        try await send(JSONValue.object(["jsonrpc": "2.0", "method": "$/cancelRequest", "params": ["id": .string(id)]]).serialized())
+    }
+
+    /// Reads messages until one contains `marker` in its output; returns the output read.
+    func output(until marker: String) async throws -> String {
+        var output = ""
+        while !output.contains(marker) {
+            guard let message = try await receive() else { throw TestFailure("closed before '\(marker)' was printed") }
+            output += message["params"]?["text"]?.stringValue ?? ""
+        }
+        return output
+    }
+
+    /// Reads messages until the reply to request `id` (leaving `fetch_module` requests
+    /// unanswered); returns it with the output that came before it.
+    func reply(to id: String) async throws -> (reply: JSONValue, output: String) {
+        var output = ""
+        while let message = try await receive() {
+            if message["id"] == .string(id), message["method"] == nil { return (message, output) }
+            if message["method"] == "output" { output += message["params"]?["text"]?.stringValue ?? "" }
+        }
+        throw TestFailure("connection closed before the reply to \(id)")
+    }
+
     func close() async {
         await session.close(code: .normalClosure, reason: nil)
     }
