@@ -20,13 +20,14 @@ struct HostLauncher: Sendable {
     let router: FetchRouter
     /// How long a host may take from start to `host/ready`.
     let startTimeout: Duration
+    /// Imports of one host answered at a time (more are refused).
+    let maxFetchesInFlight: Int
     let logger: Logger
     private let numbers = HostNumbers()
 
     init(
         executable: String, maxMessageSize: Int, pythonPath: [String], pycacheDirectory: String?, logLevel: Logger.Level,
-        router: FetchRouter,
-        startTimeout: Duration = .seconds(60), logger: Logger
+        router: FetchRouter, maxFetchesInFlight: Int, startTimeout: Duration = .seconds(60), logger: Logger
     ) {
         self.executable = executable
         self.maxMessageSize = maxMessageSize
@@ -35,6 +36,7 @@ struct HostLauncher: Sendable {
         self.logLevel = logLevel
         self.router = router
         self.startTimeout = startTimeout
+        self.maxFetchesInFlight = maxFetchesInFlight
         self.logger = logger
     }
 
@@ -102,7 +104,9 @@ struct HostLauncher: Sendable {
 
         let watcher = HostExitWatcher(pid: pid)
         let maxPayload = HostFrame.maxPayload(maxMessageSize: maxMessageSize)
-        let host = RunHost(number: number, pid: pid, exit: watcher, maxPayload: maxPayload, logger: logger)
+        let host = RunHost(
+            number: number, pid: pid, exit: watcher, maxPayload: maxPayload, maxFetchesInFlight: maxFetchesInFlight,
+            logger: logger)
         let channels: (NIOAsyncChannel<String, String>, NIOAsyncChannel<String, String>, NIOAsyncChannel<ByteBuffer, Never>, NIOAsyncChannel<ByteBuffer, Never>)
         do {
             channels = (

@@ -42,6 +42,8 @@ final class RunHost: Sendable {
 
     let number: UInt64
     let pid: Int32
+    /// Fetches of this host answered at once (``serveFetches``).
+    let maxFetchesInFlight: Int
     private let peer: JSONRPCPeer
     private let exit: HostExitWatcher
     private let binding = Mutex<Binding?>(nil)
@@ -52,12 +54,13 @@ final class RunHost: Sendable {
     /// Where the peer's messages go: the control channel's writer, once ``serve`` has it.
     private let controlWriter: OutboundSlot
 
-    init(number: UInt64, pid: Int32, exit: HostExitWatcher, maxPayload: Int, logger: Logger) {
+    init(number: UInt64, pid: Int32, exit: HostExitWatcher, maxPayload: Int, maxFetchesInFlight: Int, logger: Logger) {
         var logger = logger
         logger[metadataKey: "host"] = "\(number)"
         logger[metadataKey: "host_pid"] = "\(pid)"
         self.number = number
         self.pid = pid
+        self.maxFetchesInFlight = maxFetchesInFlight
         self.exit = exit
         self.logger = logger
         let slot = OutboundSlot()
@@ -102,51 +105,57 @@ final class RunHost: Sendable {
                         if let binding = binding.withLock({ $0 }) {
                             await binding.send(frame)
                         } else {
-                            logger.debug("output between runs dropped", metadata: ["host": "\(number)"])
+                            logger.debug("output between runs dropped")
                         }
                     } else {
                         await peer.receive(frame)
                     }
                 }
             } catch {
-                logger.debug("run host control channel failed", metadata: ["host": "\(number)", "error": "\(error)"])
+                logger.debug("run host control channel failed", metadata: ["error": "\(error)"])
             }
         }
         await peer.close(reason: "run host \(number) (pid \(pid)) closed its control channel")
         readyFailed(RunHostError.exitedBeforeReady(pid: pid, status: exit.status))
     }
 
+    /// Each `host/fetch` is answered by a task of its own (a host's threads may import at once);
+    /// at most ``maxFetchesInFlight`` are answered at a time, the rest refused, so no host can
+    /// make the daemon hold more than that many.
     private func serveFetches(_ channel: NIOAsyncChannel<String, String>, router: FetchRouter) async {
         try? await channel.executeThenClose { inbound, outbound in
             let inFlight = FetchesInFlight()
             do {
-                    for try await frame in inbound {
-                        switch JSONRPCDecoder.decode(frame) {
-                        case .single(.success(.request(let request))):
-                            guard case .number(let id) = request.id, request.method == HostProtocol.Method.fetch,
-                                let params = try? HostFetchParams(json: request.params)
-                            else {
-                                logger.warning("run host sent a malformed fetch", metadata: ["host": "\(number)"])
-                                continue
-                            }
-                            let permission = binding.withLock { binding -> FetchRouter.Permission in
-                                guard let binding else { return .noRun }
-                                return .run(connectionID: binding.connectionID)
-                            }
-                            let task = Task {
-                                let reply = await router.fetch(id: id, params: params, permission: permission)
-                                try? await outbound.write(reply)
-                                inFlight.remove(id)
-                            }
-                            inFlight.insert(id, task)
-                        case .single(.success(.notification(let notice))) where notice.method == WireMethod.cancelRequest:
-                            if case .int(let id)? = notice.params?["id"] {
-                                inFlight.cancel(id)
-                            }
-                        default:
-                            logger.warning("run host sent an unexpected fetch-channel message", metadata: ["host": "\(number)"])
+                for try await frame in inbound {
+                    switch JSONRPCDecoder.decode(frame) {
+                    case .single(.success(.request(let request))):
+                        guard case .number(let id) = request.id, request.method == HostProtocol.Method.fetch,
+                            let params = try? HostFetchParams(json: request.params)
+                        else {
+                            logger.warning("run host sent a malformed fetch", metadata: ["frame": "\(frame.prefix(200))"])
+                            continue
                         }
+                        let permission = binding.withLock { binding -> FetchRouter.Permission in
+                            guard let binding else { return .noRun }
+                            return .run(connectionID: binding.connectionID)
+                        }
+                        let started = inFlight.start(id, limit: maxFetchesInFlight) {
+                            let reply = await router.fetch(id: id, params: params, permission: permission)
+                            try? await outbound.write(reply)
+                        }
+                        if !started {
+                            try? await outbound.write(
+                                HostFetchReply.failure(
+                                    id: id, .failed, message: "more than \(maxFetchesInFlight) imports are waiting for the client"))
+                        }
+                    case .single(.success(.notification(let notice))) where notice.method == WireMethod.cancelRequest:
+                        if case .int(let id)? = notice.params?["id"] {
+                            inFlight.cancel(id)
+                        }
+                    default:
+                        logger.warning("run host sent an unexpected fetch-channel message", metadata: ["frame": "\(frame.prefix(200))"])
                     }
+                }
             } catch {
                 logger.debug("run host fetch channel failed", metadata: ["error": "\(error)"])
             }
@@ -165,7 +174,7 @@ final class RunHost: Sendable {
                     if let binding = binding.withLock({ $0 }), binding.forwardsProcessOutput {
                         await binding.send(OutputParams(stream: kind, text: text).message)
                     } else {
-                        logger.info("run host wrote to \(kind.rawValue)", metadata: ["host": "\(number)", "text": "\(text.prefix(500))"])
+                        logger.info("run host wrote to \(kind.rawValue)", metadata: ["text": "\(text.prefix(500))"])
                     }
                 }
             } catch {}
@@ -330,11 +339,20 @@ enum RunHostError: Error, Sendable, CustomStringConvertible {
 final class FetchesInFlight: Sendable {
     private let tasks = Mutex<[Int64: Task<Void, Never>]>([:])
 
-    func insert(_ id: Int64, _ task: Task<Void, Never>) {
-        tasks.withLock { $0[id] = task }
+    /// Starts answering request `id` unless `limit` requests are being answered already. The
+    /// task is recorded before it can run, and removes itself when done.
+    func start(_ id: Int64, limit: Int, _ answer: @escaping @Sendable () async -> Void) -> Bool {
+        tasks.withLock { tasks in
+            guard tasks.count < limit else { return false }
+            tasks[id] = Task {
+                await answer()
+                self.remove(id)
+            }
+            return true
+        }
     }
 
-    func remove(_ id: Int64) {
+    private func remove(_ id: Int64) {
         _ = tasks.withLock { $0.removeValue(forKey: id) }
     }
 

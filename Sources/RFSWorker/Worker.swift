@@ -49,7 +49,7 @@ public actor Worker: Service {
         let launcher = HostLauncher(
             executable: configuration.hostExecutable, maxMessageSize: configuration.maxMessageSize,
             pythonPath: configuration.pythonPath, pycacheDirectory: pycacheDirectory(), logLevel: configuration.hostLogLevel,
-            router: router, logger: logger)
+            router: router, maxFetchesInFlight: configuration.maxFetchesPerHost, logger: logger)
         let warm = configuration.isolation == .shared ? max(1, min(configuration.warmHosts, 1)) : configuration.warmHosts
         let pool = HostPool(launcher: launcher, target: warm, refills: configuration.refillWarmHosts, logger: logger)
         await pool.start()

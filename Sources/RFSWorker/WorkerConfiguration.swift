@@ -38,6 +38,9 @@ public struct WorkerConfiguration: Sendable {
     public var pythonVersion: String
     /// The log level run hosts log at (to the daemon's stderr).
     public var hostLogLevel: Logger.Level
+    /// Imports of one run host answered at a time; more are refused (a host runs arbitrary code
+    /// and must not be able to make the daemon hold unbounded work).
+    public var maxFetchesPerHost = 64
     /// The worker node's cache (`--cache-dir`): run hosts keep compiled bytecode of the worker's
     /// own modules (the standard library, `--python-path`) in its `pycache` folder. nil: none.
     public var cacheDirectory: String?

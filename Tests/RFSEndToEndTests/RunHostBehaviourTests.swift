@@ -156,3 +156,35 @@ extension EndToEnd.RunHostBehaviourTests {
         #expect(stopped.stderr.contains("[host ") && stopped.stderr.contains("run finished"), "the host logged to the worker's stderr")
     }
 }
+
+extension EndToEnd.RunHostBehaviourTests {
+    @Test("a host may have only so many imports waiting for its client; more are refused at once")
+    func fetchesInFlightAreBounded() async throws {
+        let worker = try await TestWorker.start(extraArguments: ["--fetch-timeout", "5"])
+        let client = try await RawClient(worker: worker)
+        _ = try await client.call("set_connection_id", params: ["id": "slow"])
+        // 80 threads each ask for a module; this client answers none of them. The first 64 wait
+        // (for the 5 s fetch timeout) while the other 16 arrive and are refused.
+        let code = """
+            import threading, _rfs_bridge
+            outcomes = []
+            def ask(i):
+                try:
+                    _rfs_bridge.request('slow', 'fetch_module', '{"module_name": "m%d"}' % i, None)
+                except Exception as error:
+                    outcomes.append(type(error).__name__ + ': ' + str(error))
+            threads = [threading.Thread(target=ask, args=(i,)) for i in range(80)]
+            for thread in threads: thread.start()
+            for thread in threads: thread.join()
+            refused = sum('imports are waiting' in outcome for outcome in outcomes)
+            timed_out = sum(outcome.startswith('TimeoutError') for outcome in outcomes)
+            print(refused, timed_out)
+            """
+        try await client.startRun(id: "flood", code: code, context: ["connection_id": "slow", "top_level_names": ["m"]])
+        let (reply, output) = try await client.reply(to: "flood")
+        #expect(reply["result"] == ["status": "ok"], "reply: \(reply)")
+        #expect(output == "16 64\n")
+        await client.close()
+        _ = await worker.stop()
+    }
+}
