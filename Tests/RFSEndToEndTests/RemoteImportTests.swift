@@ -83,13 +83,13 @@ extension EndToEnd {
             #expect(result.stdout == "__main__ ['a', '--b'] True\n")
         }
 
-        @Test("an edit between runs is picked up by the next run")
-        func editBetweenRuns() async throws {
+        @Test("an edit between runs is picked up by the next run", arguments: ["run", "session", "shared"])
+        func editBetweenRuns(isolation: String) async throws {
             let folder = try Paths.temporaryDirectory()
             defer { try? FileManager.default.removeItem(at: folder) }
             let module = folder.appendingPathComponent("editable.py")
             try "VALUE = 1\n".write(to: module, atomically: true, encoding: .utf8)
-            let worker = try await TestWorker.start()
+            let worker = try await TestWorker.start(extraArguments: ["--isolation", isolation])
             let first = try await worker.run(Paths.job("edit_value.py"), sources: [folder.path])
             #expect(first.stdout == "1\n", "stderr: \(first.stderr)")
             try "VALUE = 2\n".write(to: module, atomically: true, encoding: .utf8)

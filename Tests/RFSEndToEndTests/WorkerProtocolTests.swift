@@ -72,9 +72,9 @@ extension EndToEnd {
             _ = await worker.stop()
         }
 
-        @Test("prefetch: offered in initialize; a package's prefetched modules are not asked for, and only in its run")
-        func prefetch() async throws {
-            let worker = try await TestWorker.start()
+        @Test("prefetch: offered in initialize; a package's prefetched modules are not asked for, and only in its run", arguments: ["run", "session", "shared"])
+        func prefetch(isolation: String) async throws {
+            let worker = try await TestWorker.start(extraArguments: ["--isolation", isolation])
             let client = try await RawClient(worker: worker)
             let (reply, _) = try await client.call("initialize", params: ["protocol_versions": [1]])
             let offer = reply["result"]?["capabilities"]?["prefetch"]
@@ -112,9 +112,9 @@ extension EndToEnd {
             _ = await worker.stop()
         }
 
-        @Test("run streams output notifications before its reply and maps every ending")
-        func runOutcomes() async throws {
-            let worker = try await TestWorker.start()
+        @Test("run streams output notifications before its reply and maps every ending", arguments: ["run", "session", "shared"])
+        func runOutcomes(isolation: String) async throws {
+            let worker = try await TestWorker.start(extraArguments: ["--isolation", isolation])
             let client = try await RawClient(worker: worker)
             let (ok, output) = try await client.call(
                 "run", params: ["code": "print('hello'); import sys; print('oops', file=sys.stderr)", "filename": "/t/a.py"])
