@@ -53,6 +53,9 @@ final class WorkerSession: Sendable {
         if let id = state.withLock({ $0.connectionID }), environment.registry.release(id, sessionNumber: number) {
             environment.executor.connectionClosed(id)
         }
+        // A run still going was cancelled with the session: it is interrupted, and killed only
+        // after the cancel grace. Wait for it before the session's own host goes.
+        await peer.waitUntilIdle()
         await hostSlot.discard()
         logger.info("session closed")
     }

@@ -91,14 +91,23 @@ extension EndToEnd {
             _ = await worker.stop()
         }
 
-        @Test("a client that disconnects during a stubborn run gets its run killed; the next client is served")
-        func lostClient() async throws {
-            let worker = try await TestWorker.start(extraArguments: ["--cancel-grace", "1"])
+        @Test(
+            "a client that disconnects during a stubborn run gets it interrupted, then killed; the next client is served",
+            arguments: ["run", "session"])
+        func lostClient(isolation: String) async throws {
+            let worker = try await TestWorker.start(extraArguments: ["--cancel-grace", "1", "--isolation", isolation])
+            let marker = try Paths.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: marker) }
+            let interrupted = marker.appendingPathComponent("interrupted").path
             let quitter = try await RawClient(worker: worker)
-            try await quitter.startRun(id: "lost", code: Self.stubborn)
+            try await quitter.startRun(
+                id: "lost",
+                code: Self.stubborn.replacingOccurrences(
+                    of: "print('ignored', flush=True)", with: "open(\(String(reflecting: interrupted)), 'w').close()"))
             let pid = try await Self.hostPID(quitter)
             await quitter.close()
             #expect(await Processes.waitUntilGone(pid, atMost: .seconds(30)))
+            #expect(FileManager.default.fileExists(atPath: interrupted), "the run saw KeyboardInterrupt before it was killed")
             let next = try await worker.run(Paths.job("hello.py"), sources: [Paths.workspace])
             #expect(next.stdout == "hello from the worker\n")
             _ = await worker.stop()
