@@ -86,26 +86,38 @@ public struct HostReady: Sendable, Equatable {
 }
 
 /// `run` params on the control channel: the client's run, with its context already decided by
-/// the daemon, and what the host does after the script.
+/// the daemon, what the host does after the script, and the run's tree (its manifest, where to
+/// materialize it, the node's store) when the client sent a manifest.
 public struct HostRunParams: Sendable, Equatable {
+    /// The client's run; its `tree` is not used here (see ``tree``).
     public var run: RunParams
     /// `run` isolation: after the script, wait for its non-daemon threads and run its `atexit`
     /// handlers, as `python job.py` does before it exits (the host is discarded afterwards).
     public var finishInterpreter: Bool
+    public var tree: HostTree?
 
-    public init(run: RunParams, finishInterpreter: Bool) {
+    public init(run: RunParams, finishInterpreter: Bool, tree: HostTree? = nil) {
         self.run = run
+        self.run.tree = nil
         self.finishInterpreter = finishInterpreter
+        self.tree = tree
     }
 
     public init(json: JSONValue?) throws(JSONRPCError) {
-        run = try RunParams(json: json)
+        guard case .object(var object)? = json else { throw .invalidParams("run: params must be an object") }
+        let treeValue = object.removeValue(forKey: "tree")
+        run = try RunParams(json: .object(object))
         finishInterpreter = try WireReader(json, method: HostProtocol.Method.run).bool("finish_interpreter", default: false)
+        switch treeValue {
+        case nil, .null?: tree = nil
+        case let value?: tree = try HostTree(json: value)
+        }
     }
 
     public var json: JSONValue {
         guard case .object(var object) = run.json else { return run.json }
         object["finish_interpreter"] = .bool(finishInterpreter)
+        object["tree"] = tree?.json
         return .object(object)
     }
 }

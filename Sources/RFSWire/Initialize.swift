@@ -64,17 +64,21 @@ public struct WorkerCapabilities: Sendable, Equatable {
     public var prefetch: PrefetchOffer?
     public var isolation: IsolationMode?
     public var maxRuns: Int?
+    /// Present when the worker takes manifests (DESIGN.md §7).
+    public var tree: TreeOffer?
 
-    public init(prefetch: PrefetchOffer?, isolation: IsolationMode?, maxRuns: Int?) {
+    public init(prefetch: PrefetchOffer?, isolation: IsolationMode?, maxRuns: Int?, tree: TreeOffer? = nil) {
         self.prefetch = prefetch
         self.isolation = isolation
         self.maxRuns = maxRuns
+        self.tree = tree
     }
 
     public init(json: JSONValue?) {
         prefetch = PrefetchOffer(json: json?[WireCapability.prefetch])
         isolation = json?[WireCapability.isolation]?["mode"]?.stringValue.flatMap(IsolationMode.init(rawValue:))
         maxRuns = json?[WireCapability.isolation]?["max_runs"]?.intValue.flatMap { Int(exactly: $0) }
+        tree = TreeOffer(json: json?[WireCapability.tree])
     }
 
     public var json: JSONValue {
@@ -83,6 +87,7 @@ public struct WorkerCapabilities: Sendable, Equatable {
             WireCapability.namespacePackages: true, WireCapability.fetchResultShapes: ["spec", "filepath"],
         ]
         if let prefetch { object[WireCapability.prefetch] = prefetch.json }
+        if let tree { object[WireCapability.tree] = tree.json }
         if let isolation {
             var offer: [String: JSONValue] = ["mode": .string(isolation.rawValue)]
             if let maxRuns { offer["max_runs"] = .int(Int64(maxRuns)) }

@@ -39,21 +39,29 @@ public struct ExecutionContext: Sendable, Hashable {
     }
 }
 
-/// `run` params: `{"code": str, "filename"?: str, "argv"?: [str], "context"?: {...}}`.
+/// `run` params: `{"code": str, "filename"?: str, "argv"?: [str], "context"?: {...},
+/// "tree"?: manifest}`.
 public struct RunParams: Sendable, Equatable {
     public var code: String
     public var filename: String
     public var argv: [String]
     /// nil when the request carried no `context`: the session's own context applies.
     public var context: ExecutionContext?
+    /// The snapshot of the client's folders the run imports from (DESIGN.md §7), when the worker
+    /// offered the `tree` capability; nil: imports go through `fetch_module`.
+    public var tree: TreeManifest?
 
     public static let defaultFilename = "<rfs-run>"
 
-    public init(code: String, filename: String = RunParams.defaultFilename, argv: [String]? = nil, context: ExecutionContext? = nil) {
+    public init(
+        code: String, filename: String = RunParams.defaultFilename, argv: [String]? = nil, context: ExecutionContext? = nil,
+        tree: TreeManifest? = nil
+    ) {
         self.code = code
         self.filename = filename
         self.argv = argv ?? [filename]
         self.context = context
+        self.tree = tree
     }
 
     public init(json: JSONValue?) throws(JSONRPCError) {
@@ -68,6 +76,10 @@ public struct RunParams: Sendable, Equatable {
         case nil, .null?: context = nil
         case let value?: context = try ExecutionContext(json: value)
         }
+        switch reader.object["tree"] {
+        case nil, .null?: tree = nil
+        case let value?: tree = try TreeManifest(json: value)
+        }
     }
 
     public var json: JSONValue {
@@ -75,6 +87,7 @@ public struct RunParams: Sendable, Equatable {
             "code": .string(code), "filename": .string(filename), "argv": .strings(argv),
         ]
         if let context { object["context"] = context.json }
+        if let tree { object["tree"] = tree.json }
         return .object(object)
     }
 }
