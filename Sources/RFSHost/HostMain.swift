@@ -83,9 +83,13 @@ public enum RunHostProcess {
             send: { text in writer.send(text) })
         let runs = CurrentRun()
         await peer.register(HostProtocol.Method.run) { request in
-            let params = try HostRunParams(json: request.params)
+            // The tree goes to Python as the JSON text it came in: the daemon validated it, and
+            // Python parses it once, into the structures its finder uses.
+            guard case .object(var object)? = request.params else { throw JSONRPCError.invalidParams("run: params must be an object") }
+            let tree = object.removeValue(forKey: "tree").flatMap { $0 == .null ? nil : $0.serialized() }
+            let params = try HostRunParams(json: .object(object))
             logger.debug("run starting", metadata: ["filename": "\(params.run.filename)"])
-            let result = try await runs.execute(params, interpreter: interpreter, writer: writer)
+            let result = try await runs.execute(params, tree: tree, interpreter: interpreter, writer: writer)
             logger.debug("run finished", metadata: ["filename": "\(params.run.filename)"])
             return result.json
         }
@@ -121,14 +125,14 @@ public enum RunHostProcess {
 final class CurrentRun: Sendable {
     private let task = Mutex<Task<RunResult, any Error>?>(nil)
 
-    func execute(_ params: HostRunParams, interpreter: PythonInterpreter, writer: ControlWriter) async throws -> RunResult {
+    func execute(_ params: HostRunParams, tree: String?, interpreter: PythonInterpreter, writer: ControlWriter) async throws -> RunResult {
         let run = params.run
         let task = Task {
             if let id = run.context?.connectionID {
                 try await interpreter.registerConnection(id: id)
             }
             return try await interpreter.run(
-                code: run.code, filename: run.filename, argv: run.argv, context: run.context,
+                code: run.code, filename: run.filename, argv: run.argv, context: run.context, tree: tree,
                 finishInterpreter: params.finishInterpreter,
                 output: { kind, text in writer.writeOutput(kind, text) })
         }

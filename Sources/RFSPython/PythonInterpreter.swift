@@ -116,11 +116,12 @@ public final class PythonInterpreter: Sendable {
         filename: String,
         argv: [String],
         context: ExecutionContext? = nil,
+        tree: String? = nil,
         finishInterpreter: Bool = false,
         output: @escaping OutputHandler
     ) async throws -> RunResult {
         let request = RunRequest(
-            code: code, filename: filename, argv: argv, context: context, finishInterpreter: finishInterpreter,
+            code: code, filename: filename, argv: argv, context: context, tree: tree, finishInterpreter: finishInterpreter,
             output: output)
         let bridge = self.bridge
         return try await submit(nestable: false) { gil, token in

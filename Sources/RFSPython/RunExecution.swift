@@ -7,6 +7,9 @@ struct RunRequest: Sendable {
     var filename: String
     var argv: [String]
     var context: ExecutionContext?
+    /// The run's tree (DESIGN.md §7) as JSON text (`{"dir","store","max_reply_bytes","manifest"}`),
+    /// or nil: imports of the context's connection go through `fetch_module`.
+    var tree: String?
     /// After the script: wait for its non-daemon threads and run `atexit` (run isolation).
     var finishInterpreter: Bool
     var output: Bridge.OutputCallback
@@ -28,6 +31,10 @@ extension PythonGIL {
         }
         if let context = request.context {
             try setExecutionContext(context)
+        }
+        if request.tree != nil || request.context?.connectionID != nil {
+            _ = try callWorker(
+                "set_run_tree", [.optionalString(request.context?.connectionID), .optionalString(request.tree)])
         }
         let run = try callWorker(
             "begin_run",

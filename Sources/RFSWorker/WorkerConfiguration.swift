@@ -42,8 +42,14 @@ public struct WorkerConfiguration: Sendable {
     /// and must not be able to make the daemon hold unbounded work).
     public var maxFetchesPerHost = 64
     /// The worker node's cache (`--cache-dir`): run hosts keep compiled bytecode of the worker's
-    /// own modules (the standard library, `--python-path`) in its `pycache` folder. nil: none.
+    /// own modules (the standard library, `--python-path`) in its `pycache` folder, the clients'
+    /// files and their compiled code in its `store`, and runs' materialized trees in `runs`
+    /// (DESIGN.md §7). nil: none of these, and clients' imports go through `fetch_module`.
     public var cacheDirectory: String?
+    /// The most the store may hold (`--cache-size`); least recently used entries go first.
+    public var cacheSize: Int64 = WorkerConfiguration.defaultCacheSize
+
+    public static let defaultCacheSize: Int64 = 2 << 30
 
     public init(
         host: String = "127.0.0.1", port: Int = 8710, token: String? = nil, tls: TLSFiles? = nil,
@@ -93,7 +99,12 @@ public struct WorkerConfiguration: Sendable {
     var capabilities: WorkerCapabilities {
         WorkerCapabilities(
             prefetch: PrefetchOffer(maxModules: 4096, maxBytes: min(32 << 20, maxMessageSize / 2)),
-            isolation: isolation, maxRuns: maxRuns)
+            isolation: isolation, maxRuns: maxRuns, tree: treeOffer)
+    }
+
+    /// The `tree` capability: offered when there is a cache to keep the clients' files in.
+    var treeOffer: TreeOffer? {
+        cacheDirectory == nil ? nil : TreeOffer(maxMessageSize: maxMessageSize)
     }
 }
 

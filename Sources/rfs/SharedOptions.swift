@@ -110,3 +110,28 @@ enum Console {
         return ExitCode(exitCode)
     }
 }
+
+
+/// A size in bytes with an optional K, M or G suffix (powers of 1024): `512M`, `2G`, `1048576`.
+struct ByteSize: ExpressibleByArgument, Sendable {
+    var bytes: Int64
+
+    init(bytes: Int64) {
+        self.bytes = bytes
+    }
+
+    init?(argument: String) {
+        let text = argument.uppercased().replacingOccurrences(of: "IB", with: "").replacingOccurrences(of: "B", with: "")
+        let units: [Character: Int64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
+        var multiplier: Int64 = 1
+        var digits = Substring(text)
+        if let last = text.last, let unit = units[last] {
+            multiplier = unit
+            digits = text.dropLast()
+        }
+        guard let number = Double(digits), number.isFinite, number > 0 else { return nil }
+        let product = number * Double(multiplier)
+        guard product < Double(Int64.max) else { return nil }
+        bytes = Int64(product)
+    }
+}

@@ -66,8 +66,13 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("cache-dir"),
-        help: "The worker node's cache: bytecode of the worker's own modules (default: $XDG_CACHE_HOME/rfs or ~/.cache/rfs).")
+        help: "The worker node's cache: clients' files and their compiled code, runs' trees, bytecode of the worker's own modules (default: $XDG_CACHE_HOME/rfs or ~/.cache/rfs).")
     var cacheDirectory: String = WorkerConfiguration.defaultCacheDirectory
+
+    @Option(
+        name: .customLong("cache-size"),
+        help: "The most the cache's store of clients' files and compiled code may hold, e.g. 512MiB (default: 2GiB); least recently used entries go first.")
+    var cacheSize = ByteSize(bytes: WorkerConfiguration.defaultCacheSize)
 
     @Option(name: .customLong("python-path"), help: "Extra sys.path entry on the worker (repeatable).")
     var pythonPath: [String] = []
@@ -95,6 +100,7 @@ struct WorkerCommand: AsyncParsableCommand {
             // compete with it for the CPU (unless warm hosts were asked for explicitly).
             refillWarmHosts: !handshake || warmHosts != nil, hostExecutable: Executable.path, pythonPath: pythonPath,
             pythonVersion: PythonInterpreter.linkedVersion, hostLogLevel: logger.logLevel, cacheDirectory: cacheDirectory)
+        configuration.cacheSize = cacheSize.bytes
         if handshake {
             if let refusal = ChildHandshake.refusal(environment: ProcessInfo.processInfo.environment) {
                 throw Console.fail(refusal, exitCode: 1)
@@ -204,26 +210,6 @@ struct Seconds: ExpressibleByArgument, Sendable {
     var duration: Duration { .milliseconds(Int64((value * 1000).rounded(.up))) }
 
     var defaultValueDescription: String { value == value.rounded() ? String(Int(value)) : String(value) }
-}
-
-/// A size in bytes with an optional K, M or G suffix (powers of 1024): `512M`, `2G`, `1048576`.
-struct ByteSize: ExpressibleByArgument, Sendable {
-    var bytes: Int64
-
-    init?(argument: String) {
-        let text = argument.uppercased().replacingOccurrences(of: "IB", with: "").replacingOccurrences(of: "B", with: "")
-        let units: [Character: Int64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
-        var multiplier: Int64 = 1
-        var digits = Substring(text)
-        if let last = text.last, let unit = units[last] {
-            multiplier = unit
-            digits = text.dropLast()
-        }
-        guard let number = Double(digits), number.isFinite, number > 0 else { return nil }
-        let product = number * Double(multiplier)
-        guard product < Double(Int64.max) else { return nil }
-        bytes = Int64(product)
-    }
 }
 
 extension IsolationMode: ExpressibleByArgument {}
