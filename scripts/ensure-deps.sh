@@ -46,3 +46,23 @@ ensure_tox() {
     echo "rfs: installing tox" >&2
     python3 -m pip install --quiet tox >&2
 }
+
+# The real PyPI packages of scripts/pypi-packages.txt, in .build/pypi-packages (what the
+# end-to-end tests and scripts/bench-real serve with --source). A stamp holding the list's
+# contents says whether the folder is current; the install goes to a fresh folder first, so
+# an interrupted download never leaves a half folder behind.
+ensure_pypi_packages() {
+    local list=scripts/pypi-packages.txt target=.build/pypi-packages
+    if [ -f "$target/.stamp" ] && cmp -s "$list" "$target/.stamp"; then
+        return 0
+    fi
+    echo "rfs: downloading the test packages of $list from PyPI" >&2
+    rm -rf "$target.partial"
+    mkdir -p .build
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-compile --no-deps \
+        --only-binary :all: --target "$target.partial" -r "$list" >&2
+    rm -rf "$target.partial/bin"
+    cp "$list" "$target.partial/.stamp"
+    rm -rf "$target"
+    mv "$target.partial" "$target"
+}

@@ -17,7 +17,7 @@ final class ChildProcess: Sendable {
     private let collected = Collected()
     private let finished: Task<Int32, Never>
 
-    init(_ arguments: [String], environment: [String: String] = [:], executable: String = Paths.rfs) throws {
+    init(_ arguments: [String], executable: String = Paths.rfs, environment: [String: String] = [:]) throws {
         let process = Process()
         self.process = process
         process.executableURL = URL(fileURLWithPath: executable)

@@ -33,3 +33,14 @@ enum Paths {
         return url
     }
 }
+
+extension Paths {
+    /// The real PyPI packages of scripts/pypi-packages.txt, installed side by side with their
+    /// `.dist-info` folders (scripts/test runs `ensure_pypi_packages` first).
+    static let pypiPackages = packageRoot.appendingPathComponent(".build/pypi-packages").path
+    static let realJobs = fixtures.appendingPathComponent("real").path
+    static func realJob(_ name: String) -> String { fixtures.appendingPathComponent("real").appendingPathComponent(name).path }
+
+    /// Debian's interpreter of the embedded version: "plain local Python" to compare with.
+    static let localPython = "/usr/bin/python3.11"
+}

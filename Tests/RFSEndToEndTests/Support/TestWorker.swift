@@ -17,9 +17,14 @@ final class TestWorker: Sendable {
         self.tokenFile = tokenFile
     }
 
-    static func start(extraArguments: [String] = []) async throws -> TestWorker {
+    /// - Parameter hiding: folders the worker must not see: it runs in a mount namespace of its
+    ///   own (`unshare -m`, as root) where an empty tmpfs covers each of them, as on a real
+    ///   remote machine that cannot read the client's disk.
+    static func start(extraArguments: [String] = [], hiding: [String] = []) async throws -> TestWorker {
+        let arguments = ["worker", "--handshake", "--log-level", "warning"] + extraArguments
         let process = try ChildProcess(
-            ["worker", "--handshake", "--log-level", "warning"] + extraArguments,
+            hiding.isEmpty ? arguments : HiddenDisk.launcherArguments(hiding: hiding) + [Paths.rfs] + arguments,
+            executable: hiding.isEmpty ? Paths.rfs : HiddenDisk.unshare,
             environment: [
                 ChildHandshake.cookieVariable: ChildHandshake.cookieValue,
                 ChildHandshake.versionsVariable: "1",
@@ -47,6 +52,24 @@ final class TestWorker: Sendable {
         process.closeStdin()
         try? FileManager.default.removeItem(at: tokenFile)
         return await process.result()
+    }
+}
+
+/// A mount namespace in which given folders are empty (DESIGN.md §7: a worker that really
+/// cannot see the client's disk).
+enum HiddenDisk {
+    static let unshare = "/usr/bin/unshare"
+
+    /// `unshare`'s arguments up to the command it runs: a private mount namespace, a tmpfs over
+    /// each folder, then `exec` of the rest.
+    static func launcherArguments(hiding folders: [String]) -> [String] {
+        let script = """
+            set -e
+            count=$1; shift
+            while [ "$count" -gt 0 ]; do mount -t tmpfs -o size=1m,mode=0755 rfs-hidden "$1"; shift; count=$((count - 1)); done
+            exec "$@"
+            """
+        return ["--mount", "--propagation", "private", "--", "/bin/sh", "-c", script, "sh", String(folders.count)] + folders
     }
 }
 
