@@ -51,6 +51,7 @@ __all__ = [
     "plugin",
     "register_connection",
     "set_execution_context",
+    "set_run_tree",
     "top_level_names",
     "unregister_connection",
 ]
@@ -126,6 +127,24 @@ def set_execution_context(connection_id, names):
     """
     plugin.set_execution_context(connection_id, set(names))
     _discard_prefetched()
+
+
+def set_run_tree(connection_id, tree_json):
+    """Serve the coming run's imports from its tree (spec9), or from ``fetch_module`` again.
+
+    Called before every ``begin_run`` that has a tree or a context. ``tree_json`` is the JSON
+    text of ``{"dir", "store", "max_reply_bytes", "manifest"}`` or None; the tree finder replaces
+    any earlier run's and takes the connection's ``fetch_module`` finder out of ``sys.meta_path``
+    until a run without a tree puts it back.
+    """
+    from . import tree
+
+    finder = _finders.get(connection_id)
+    if tree_json is None:
+        tree.set_run_tree(None, plugin, None)
+        return
+    connection = finder.connection if finder is not None else BridgeConnection(connection_id)
+    tree.set_run_tree(connection, plugin, tree_json, hide=[finder] if finder is not None else [])
 
 
 def _discard_prefetched():
@@ -379,8 +398,16 @@ def _printable(text):
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+#: Frames from files of this package (this module, the finders, the tree) are never shown.
+_OUR_DIRECTORY = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _is_ours(filename):
+    return filename.startswith(_OUR_DIRECTORY) and filename.endswith(".py")
+
+
 def _without_our_frames(summary, seen=None):
-    """Drop this module's frames (``sys.stdout`` during a run is ours, in Python; an interrupt
+    """Drop this package's frames (``sys.stdout`` during a run is ours, in Python; an interrupt
     or an error can land in it) from a ``TracebackException`` and those it chains to, as
     importlib hides its own frames: the user sees their code, as with CPython's C-level
     streams."""
@@ -389,7 +416,7 @@ def _without_our_frames(summary, seen=None):
         return
     seen.add(id(summary))
     summary.stack = traceback.StackSummary.from_list(
-        [frame for frame in summary.stack if frame.filename != __file__]
+        [frame for frame in summary.stack if not _is_ours(frame.filename)]
     )
     _without_our_frames(summary.__cause__, seen)
     _without_our_frames(summary.__context__, seen)
