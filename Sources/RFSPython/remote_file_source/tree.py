@@ -21,7 +21,7 @@ from typing import Any, Iterable, Optional
 from .tree_finder import TreeFinder, TreePathEntryFinder
 from .tree_manifest import TreeConfig
 
-__all__ = ["active_finder", "path_hook", "set_run_tree"]
+__all__ = ["active_finder", "path_hook", "run_stats", "set_run_tree"]
 
 _active: Optional[TreeFinder] = None
 _hidden: list[Any] = []  # the fetch_module finders taken out of sys.meta_path, in their order
@@ -29,6 +29,13 @@ _hidden: list[Any] = []  # the fetch_module finders taken out of sys.meta_path, 
 
 def active_finder() -> Optional[TreeFinder]:
     return _active
+
+
+def run_stats() -> Optional[dict]:
+    """What the active tree cost this run (``TreeFinder.stats``), or None without a tree: a run's
+    script may print it (tests and ``scripts/bench-real`` do)."""
+    finder = _active
+    return None if finder is None else finder.stats()
 
 
 def set_run_tree(

@@ -52,8 +52,11 @@ class BlobFetcher:
         self._lock = threading.Lock()
         self._missing: Optional[bytearray] = None  # guarded by _lock
         self._by_sha: dict[str, list[int]] = {}  # guarded by _lock
-        #: How many tree/read requests were sent (for logs and tests).
+        #: How many tree/read requests were sent, and the blobs and bytes they brought (whole
+        #: blobs stored, prefetched ones included): ``tree.run_stats()``, logs, tests, benchmarks.
         self.requests = 0
+        self.blobs_received = 0
+        self.bytes_received = 0
 
     def ensure(self, entries: Iterable[Entry]) -> None:
         """Make sure the store holds the blob of every entry (native ones are skipped).
@@ -220,6 +223,8 @@ class BlobFetcher:
         except BaseException:
             writer.abandon()
             raise
+        self.blobs_received += 1
+        self.bytes_received += entry.size
         self._clear_missing(entry.sha)
         return None
 
