@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+
+extension EndToEnd {
+    /// The worker node's store (DESIGN.md §7): a module crosses the wire and compiles once per
+    /// node; an edit on the client sends and compiles that file again, and nothing else.
+    @Suite(.timeLimit(.minutes(2)))
+    struct NodeStoreTests {
+        static func write(_ files: [String: String], under folder: URL) throws {
+            for (path, text) in files {
+                let url = folder.appendingPathComponent(path)
+                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try text.write(to: url, atomically: false, encoding: .utf8)
+            }
+        }
+
+        /// The job prints its values, then what the run's tree cost (`tree.run_stats()`).
+        static let job = """
+            import json
+            import edited_pkg
+            from remote_file_source import tree
+            print(edited_pkg.a.VALUE, edited_pkg.b.VALUE)
+            stats = tree.run_stats()
+            print(json.dumps({k: stats[k] for k in ("blobs_received", "compiled", "code_cache_hits")}, sort_keys=True))
+
+            """
+
+        @Test("a second run receives and compiles nothing; after an edit only the edited file crosses and compiles")
+        func editBetweenRuns() async throws {
+            let folder = try Paths.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let client = folder.appendingPathComponent("client")
+            try Self.write(
+                [
+                    "edited_pkg/__init__.py": "from . import a, b\n",
+                    "edited_pkg/a.py": "VALUE = 'a1'\n",
+                    "edited_pkg/b.py": "VALUE = 'b1'\n",
+                    "job.py": Self.job,
+                ], under: client)
+            let worker = try await TestWorker.start(
+                extraArguments: ["--cache-dir", folder.appendingPathComponent("cache").path], hiding: [client.path])
+            let job = client.appendingPathComponent("job.py").path
+            let cold = try await worker.run(job, sources: [])
+            let warm = try await worker.run(job, sources: [])
+            try Self.write(["edited_pkg/b.py": "VALUE = 'b2'  # edited\n"], under: client)
+            let edited = try await worker.run(job, sources: [])
+            _ = await worker.stop()
+
+            #expect(cold.stdout == "a1 b1\n{\"blobs_received\": 3, \"code_cache_hits\": 0, \"compiled\": 3}\n", "stderr: \(cold.stderr)")
+            #expect(warm.stdout == "a1 b1\n{\"blobs_received\": 0, \"code_cache_hits\": 3, \"compiled\": 0}\n", "stderr: \(warm.stderr)")
+            #expect(edited.stdout == "a1 b2\n{\"blobs_received\": 1, \"code_cache_hits\": 2, \"compiled\": 1}\n", "stderr: \(edited.stderr)")
+        }
+
+        @Test("two clients with different versions of a same-named package, at once, each get their own")
+        func twoClientsTwoVersions() async throws {
+            let folder = try Paths.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: folder) }
+            for version in ["1", "2"] {
+                try Self.write(
+                    [
+                        "samename/__init__.py": "from . import common\nVERSION = '\(version)'\n",
+                        // The same bytes in both: the two runs may write one blob at the same time.
+                        "samename/common.py": "SHARED = 'same in both clients'\n",
+                        "samename/data.txt": "data of version \(version)\n",
+                        "samename-\(version).0.dist-info/METADATA": "Metadata-Version: 2.1\nName: samename\nVersion: \(version).0\n",
+                    ], under: folder.appendingPathComponent("v\(version)"))
+            }
+            try Self.write(
+                [
+                    "versions.py": """
+                        import importlib.metadata, importlib.resources
+                        import samename
+                        print(samename.VERSION, importlib.metadata.version("samename"), samename.common.SHARED,
+                              importlib.resources.files("samename").joinpath("data.txt").read_text().strip())
+
+                        """
+                ], under: folder.appendingPathComponent("jobs"))
+            let worker = try await TestWorker.start(
+                extraArguments: ["--cache-dir", folder.appendingPathComponent("cache").path],
+                hiding: [folder.appendingPathComponent("v1").path, folder.appendingPathComponent("v2").path])
+            let job = folder.appendingPathComponent("jobs/versions.py").path
+            async let first = worker.run(job, sources: [folder.appendingPathComponent("v1").path])
+            async let second = worker.run(job, sources: [folder.appendingPathComponent("v2").path])
+            let (one, two) = try await (first, second)
+            _ = await worker.stop()
+            #expect(one.stdout == "1 1.0 same in both clients data of version 1\n", "stderr: \(one.stderr)")
+            #expect(two.stdout == "2 2.0 same in both clients data of version 2\n", "stderr: \(two.stderr)")
+        }
+    }
+}
