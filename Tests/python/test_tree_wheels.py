@@ -8,10 +8,10 @@ import importlib
 import importlib.metadata
 import importlib.resources
 import os
-import subprocess
+import shutil
 import sys
-import zipfile
 import zoneinfo
+from pathlib import Path
 from datetime import datetime, timedelta
 
 import pytest
@@ -19,26 +19,26 @@ import pytest
 from remote_file_source import tree
 from tree_fakes import FakeTreeClient
 
-WHEELS = ["certifi", "requests", "charset-normalizer", "idna", "urllib3", "tzdata"]
 NAMES = {"certifi", "requests", "charset_normalizer", "idna", "urllib3", "tzdata"}
+#: The pinned PyPI packages scripts/test installs (scripts/pypi-packages.txt, ensure_pypi_packages).
+PYPI_PACKAGES = Path(__file__).resolve().parents[2] / ".build" / "pypi-packages"
 
 
 @pytest.fixture(scope="session")
 def unpacked_wheels(tmp_path_factory):
-    """The wheels unpacked into one folder, as a client's ``--source`` site folder."""
-    download = tmp_path_factory.mktemp("wheels")
-    command = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary", ":all:",
-               "-d", str(download), *WHEELS]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    if done.returncode != 0:
-        pytest.fail(f"downloading wheels from PyPI failed (network needed):\n{done.stderr}")
+    """Those packages and their .dist-info folders, copied into one folder: a client's ``--source``."""
+    if not (PYPI_PACKAGES / ".stamp").is_file():
+        pytest.fail(f"{PYPI_PACKAGES} is missing: run scripts/test, which installs scripts/pypi-packages.txt there")
     site = tmp_path_factory.mktemp("client") / "site"
     versions = {}
-    for wheel in sorted(download.glob("*.whl")):
-        name, version = wheel.name.split("-")[:2]
-        versions[name.lower().replace("_", "-")] = version
-        with zipfile.ZipFile(wheel) as archive:
-            archive.extractall(site)
+    for item in sorted(PYPI_PACKAGES.iterdir()):
+        if item.name in NAMES:
+            shutil.copytree(item, site / item.name)
+        elif item.name.endswith(".dist-info"):
+            name, version = item.name[: -len(".dist-info")].split("-")
+            if name.lower() in NAMES:
+                shutil.copytree(item, site / item.name)
+                versions[name.lower().replace("_", "-")] = version
     return site, versions
 
 
