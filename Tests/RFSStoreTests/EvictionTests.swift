@@ -116,6 +116,7 @@ struct EvictionTests {
         let scratch = try ScratchCache()
         let store = try scratch.store(sizeLimit: 20_000)
         let entries = Entries(scratch, store)
+        let finals = (0..<256).map(entries.blob)
         let group = DispatchGroup()
         let failures = Failures()
         for writer in 0..<2 {
@@ -123,7 +124,7 @@ struct EvictionTests {
                 for number in 0..<300 {
                     let temporary = store.storeDirectory + "/tmp/\(getpid()).w\(writer)-\(number)"
                     // Both writers write the same entries: a rename over an existing one is fine.
-                    let final = entries.blob(number % 256)
+                    let final = finals[number % 256]
                     do {
                         try FileManager.default.createDirectory(
                             atPath: (final as NSString).deletingLastPathComponent, withIntermediateDirectories: true)

@@ -14,7 +14,7 @@ final class ScratchCache {
     init() throws {
         var template = Array((NSTemporaryDirectory() + "rfs-store-XXXXXX").utf8CString)
         guard mkdtemp(&template) != nil else { throw StoreError("make a scratch directory", path: NSTemporaryDirectory(), code: errno) }
-        let made = String(cString: template)
+        let made = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         base = URL(fileURLWithPath: made).resolvingSymlinksInPath().path
         try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
     }
