@@ -63,3 +63,35 @@ struct RunTreeRemovalTests {
         try store.removeRunTree(tree)
     }
 }
+
+@Suite("Removing run trees without root's privileges")
+struct UnprivilegedRemovalTests {
+    @Test("an unreadable directory and a read-only one inside a tree are made removable and removed")
+    func lockedDirectories() throws {
+        let scratch = try ScratchCache()
+        chmod(scratch.base, 0o755)
+        let tree = scratch.base + "/tree"
+        try FileManager.default.createDirectory(atPath: tree, withIntermediateDirectories: false)
+        if Unprivileged.isRoot { chown(tree, Unprivileged.uid, Unprivileged.gid) }
+        try Unprivileged.withFileAccess {
+            try FileManager.default.createDirectory(atPath: tree + "/0/locked", withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: tree + "/0/readonly", withIntermediateDirectories: true)
+            for file in ["/0/locked/a.py", "/0/readonly/b.py", "/0/c.py"] {
+                #expect(FileManager.default.createFile(atPath: tree + file, contents: Data("x".utf8)))
+                chmod(tree + file, 0o444)
+            }
+            chmod(tree + "/0/locked", 0o000)
+            chmod(tree + "/0/readonly", 0o555)
+            // The locks are real for this identity: the test would pass for nothing otherwise.
+            #expect(Unprivileged.openDirectoryError(tree + "/0/locked") == EACCES)
+            #expect(unlink(tree + "/0/readonly/b.py") != 0 && errno == EACCES)
+
+            let descriptor = open(tree, O_RDONLY | O_DIRECTORY)
+            #expect(descriptor >= 0)
+            defer { close(descriptor) }
+            try TreeRemoval.remove("0", in: descriptor, path: tree + "/0")
+        }
+        #expect(!ScratchCache.exists(tree + "/0"))
+        #expect(ScratchCache.exists(tree))
+    }
+}
