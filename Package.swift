@@ -34,6 +34,8 @@ let package = Package(
         // The protocol's typed shapes: every method's params and results, versions, capabilities.
         .target(name: "RFSWire", dependencies: ["RFSProtocol"]),
         .target(name: "RFSModuleIndex", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        // The worker node's store of clients' files and the runs' trees: layout, cleanup, eviction.
+        .target(name: "RFSStore", dependencies: [.product(name: "Logging", package: "swift-log")]),
         .target(
             name: "RFSPython",
             dependencies: [
@@ -63,7 +65,7 @@ let package = Package(
         .target(
             name: "RFSWorker",
             dependencies: [
-                "RFSProtocol", "RFSWire", "RFSTransport", "CRFSSystem",
+                "RFSProtocol", "RFSWire", "RFSTransport", "RFSStore", "CRFSSystem",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -92,7 +94,8 @@ let package = Package(
         .testTarget(name: "RFSProtocolTests", dependencies: ["RFSProtocol"]),
         .testTarget(name: "RFSModuleIndexTests", dependencies: ["RFSModuleIndex"]),
         .testTarget(name: "RFSWireTests", dependencies: ["RFSWire", "RFSProtocol"]),
-        .testTarget(name: "RFSWorkerTests", dependencies: ["RFSWorker", "RFSWire", "RFSProtocol"]),
+        .testTarget(name: "RFSWorkerTests", dependencies: ["RFSWorker", "RFSWire", "RFSProtocol", "RFSStore"]),
+        .testTarget(name: "RFSStoreTests", dependencies: ["RFSStore", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "RFSHostTests", dependencies: ["RFSHost", "RFSPython", "RFSWire", "CRFSSystem"]),
         .testTarget(
             name: "RFSPythonTests",

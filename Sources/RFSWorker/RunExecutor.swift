@@ -14,6 +14,11 @@ import Synchronization
 ///   shutdown into an interrupt and, after `--cancel-grace`, a kill; a host that dies ends only
 ///   its run, whose reply says how.
 ///
+/// - **Its tree**: a run whose client sent a manifest gets a tree directory in the node store
+///   (``RunTrees``), handed to its host and removed when no run can use it any more; after each
+///   run the store's eviction is scheduled. On a worker without a cache (no `tree` capability
+///   offered) a manifest is ignored and imports go through `fetch_module`.
+///
 /// State: the current execution context (for `request_plugin_info` and runs without one) and
 /// the runs in progress (for shutdown) are `Mutex`es; the pool is an actor.
 final class RunExecutor: Sendable {
@@ -25,10 +30,13 @@ final class RunExecutor: Sendable {
     private let context = Mutex(ExecutionContext.empty)
     private let active = ActiveRuns()
     private let stopping = Atomic<Bool>(false)
+    /// nil when the worker has no node store (no cache directory, or it could not be made).
+    let trees: RunTrees?
 
-    init(configuration: WorkerConfiguration, pool: HostPool, logger: Logger) {
+    init(configuration: WorkerConfiguration, pool: HostPool, trees: RunTrees? = nil, logger: Logger) {
         self.configuration = configuration
         self.pool = pool
+        self.trees = trees
         self.slots = RunSlots(capacity: configuration.isolation == .shared ? 1 : configuration.maxRuns)
         self.logger = logger
     }
@@ -69,6 +77,7 @@ final class RunExecutor: Sendable {
             if let given = run.context { current = given }
             return current
         }
+        let tree = try await makeTree(for: run)
         let host: RunHost
         do {
             if let slot {
@@ -77,11 +86,15 @@ final class RunExecutor: Sendable {
                 host = try await pool.take()
             }
         } catch {
+            if let tree { trees?.abandon(tree) }
             logger.error("no run host for the run", metadata: ["error": "\(error)"])
             throw JSONRPCError.internalError("the worker could not start a run host: \(error)")
         }
         var params = run
         params.context = runContext
+        if let tree {
+            trees?.attach(tree.directory, toHost: host.number) { _ = await host.waitForExit() }
+        }
         let binding = RunHost.Binding(
             send: send, connectionID: runContext.connectionID, forwardsProcessOutput: isolation != .shared)
         let watchdog = RunWatchdog(
@@ -93,7 +106,7 @@ final class RunExecutor: Sendable {
         }
         logger.debug("run starting", metadata: ["host": "\(host.number)", "filename": "\(run.filename)"])
         let ending = await withTaskCancellationHandler {
-            await host.run(HostRunParams(run: params, finishInterpreter: isolation == .run), binding: binding)
+            await host.run(HostRunParams(run: params, finishInterpreter: isolation == .run, tree: tree), binding: binding)
         } onCancel: {
             watchdog.interrupt(.cancel, message: nil)
         }
@@ -108,6 +121,9 @@ final class RunExecutor: Sendable {
         case .session, .shared:
             if case .died = ending { await slot?.clear(host) }
         }
+        // A discarded host's trees go once it has exited (it may still be writing into them
+        // until then); a kept host keeps this run's and the previous run's.
+        trees?.runEnded(onHost: host.number, keep: isolation == .run ? .max : RunTrees.keptPerHost)
         let pool = self.pool
         Task { await pool.replenish() }
         try Task.checkCancellation()
@@ -122,6 +138,21 @@ final class RunExecutor: Sendable {
                 "run host died during the run",
                 metadata: ["host": "\(host.number)", "status": "\(status)", "reason": "\(killed?.reason ?? "none")"])
             return .crashed(status.crash(reason: killed?.reason, message: killed?.message))
+        }
+    }
+
+    /// The run's tree directory when the client sent a manifest and this worker keeps trees.
+    private func makeTree(for run: RunParams) async throws -> HostTree? {
+        guard let manifest = run.tree else { return nil }
+        guard let trees else {
+            logger.debug("manifest ignored: this worker offers no tree", metadata: ["filename": "\(run.filename)"])
+            return nil
+        }
+        do {
+            return try await trees.make(for: manifest)
+        } catch {
+            logger.error("cannot create the run's tree", metadata: ["error": "\(error)"])
+            throw JSONRPCError.internalError("the worker could not create the run's tree: \(error)")
         }
     }
 
@@ -147,6 +178,7 @@ final class RunExecutor: Sendable {
     func shutdownHosts() async {
         await pool.shutdown()
         await sharedSlot.discard()
+        await trees?.removeAll()
     }
 }
 

@@ -1,7 +1,9 @@
 import Foundation
 import Logging
 import RFSProtocol
+import RFSStore
 import RFSTransport
+import RFSWire
 import ServiceLifecycle
 import Synchronization
 
@@ -44,17 +46,21 @@ public actor Worker: Service {
         case .stopping, .stopped: throw WorkerError.shuttingDown
         case .created: break
         }
+        // The configuration as served: without the tree capability when the store cannot be made.
+        var configuration = self.configuration
+        let pycache = pycacheDirectory()
+        let trees = runTrees(&configuration)
         let registry = SessionRegistry()
         let router = FetchRouter(registry: registry, fetchTimeout: configuration.fetchTimeout, logger: logger)
         let launcher = HostLauncher(
             executable: configuration.hostExecutable, maxMessageSize: configuration.maxMessageSize,
-            pythonPath: configuration.pythonPath, pycacheDirectory: pycacheDirectory(), logLevel: configuration.hostLogLevel,
+            pythonPath: configuration.pythonPath, pycacheDirectory: pycache, logLevel: configuration.hostLogLevel,
             router: router, maxFetchesInFlight: configuration.maxFetchesPerHost, logger: logger)
         let warm = configuration.isolation == .shared ? max(1, min(configuration.warmHosts, 1)) : configuration.warmHosts
         let pool = HostPool(launcher: launcher, target: warm, refills: configuration.refillWarmHosts, logger: logger)
         await pool.start()
         let environment = WorkerEnvironment(
-            executor: RunExecutor(configuration: configuration, pool: pool, logger: logger),
+            executor: RunExecutor(configuration: configuration, pool: pool, trees: trees, logger: logger),
             registry: registry,
             sessions: LiveSessions(),
             info: WorkerInfo(pythonVersion: configuration.pythonVersion),
@@ -75,6 +81,7 @@ public actor Worker: Service {
             )
         } catch {
             await pool.shutdown()
+            await trees?.removeAll()
             throw WorkerError.listenFailed(address: "\(configuration.host):\(configuration.port)", reason: "\(error)")
         }
         state = .listening(Listening(server: server, environment: environment))
@@ -84,7 +91,7 @@ public actor Worker: Service {
                 "address": "\(configuration.host):\(server.port)", "tls": "\(configuration.tls != nil)",
                 "auth": "\(configuration.token != nil)", "python": "\(configuration.pythonVersion)",
                 "isolation": "\(configuration.isolation.rawValue)", "max_runs": "\(configuration.maxRuns)",
-                "warm_hosts": "\(warm)",
+                "warm_hosts": "\(warm)", "tree": "\(trees != nil)",
             ])
         return server.port
     }
@@ -103,6 +110,27 @@ public actor Worker: Service {
                 metadata: ["directory": "\(directory)", "error": "\(error)"])
             return nil
         }
+    }
+
+    /// The node store (`<cache>/store`, `<cache>/runs`) when the worker has a cache directory,
+    /// its startup cleanup queued; nil, and the tree capability withdrawn from `configuration`,
+    /// when there is no cache or the store cannot be made (runs then import through
+    /// `fetch_module`). Makes a few directories here, once, at start.
+    private func runTrees(_ configuration: inout WorkerConfiguration) -> RunTrees? {
+        guard let cache = configuration.cacheDirectory, let offer = configuration.treeOffer else { return nil }
+        let store: NodeStore
+        do {
+            store = try NodeStore(directory: cache, sizeLimit: configuration.cacheSize, logger: logger)
+        } catch {
+            logger.warning(
+                "clients' trees are not offered (imports go through fetch_module): the cache's store cannot be made",
+                metadata: ["error": "\(error)"])
+            configuration.cacheDirectory = nil
+            return nil
+        }
+        let maintenance = StoreMaintenance(store: store)
+        maintenance.scheduleStartupCleanup()
+        return RunTrees(maintenance: maintenance, offer: offer, logger: logger)
     }
 
     /// Serves until graceful shutdown (SIGTERM/SIGINT through the service group) or ``shutdown()``.
