@@ -51,7 +51,9 @@ struct FetchRouter: Sendable {
             let reply = try await peer.requestVerbatim(params.method, params: params.params, timeout: deadline)
             return HostFetchReply.success(id: id, clientReply: reply.text)
         } catch let error as JSONRPCPeerError {
-            let what = "\(params.method) \(params.params["module_name"]?.stringValue ?? "") to connection '\(params.connectionID)'"
+            // What was asked, for the message: fetch_module names a module, tree/read a snapshot.
+            let subject = params.params["module_name"]?.stringValue ?? params.params["snapshot"]?.stringValue.map { "of snapshot \($0)" }
+            let what = "\(params.method)\(subject.map { " \($0)" } ?? "") to connection '\(params.connectionID)'"
             switch error {
             case .timedOut:
                 return HostFetchReply.failure(id: id, .timeout, message: "\(what): no answer within \(Self.seconds(deadline)) s (--fetch-timeout)")
