@@ -96,7 +96,7 @@ public enum ImportScanner {
                     if blocks.count < 512 { blocks.append((indent, opensSuppressed)) }
                 } else {
                     // `if x: import y; import z`: the rest of the line is the body.
-                    handle(body + rest, indent: indent, suppressed: opensSuppressed, blocks: &blocks, into: &statements)
+                    handle(Array(body) + [.op(UInt8(ascii: ";"))] + Array(rest), indent: indent, suppressed: opensSuppressed, blocks: &blocks, into: &statements)
                 }
                 return
             }
