@@ -26,6 +26,13 @@ let package = Package(
             pkgConfig: "python3-embed",
             providers: [.apt(["libpython3-dev"])]
         ),
+        // The system's libcrypto (OpenSSL), for SHA-256 of the client's files; found through pkg-config.
+        .systemLibrary(
+            name: "CLibCrypto",
+            path: "Sources/CLibCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
         // Plain C wrappers for what Swift cannot import from Python.h (macros, globals, variadics).
         .target(name: "CRFSPythonShim", dependencies: ["CPython"]),
         // Process and descriptor helpers Swift's Glibc module lacks (posix_spawn extras, ppoll, eventfd).
@@ -72,17 +79,24 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The client's tree (DESIGN.md §7): the manifest of its folders, the hash cache, the
+        // static import closure used to prefetch blobs.
+        .target(
+            name: "RFSManifest",
+            dependencies: ["RFSModuleIndex", "RFSWire", "CLibCrypto", .product(name: "Logging", package: "swift-log")]
+        ),
         .target(
             name: "RFSClient",
             dependencies: [
-                "RFSProtocol", "RFSWire", "RFSModuleIndex", "RFSTransport", "CRFSSystem",
+                "RFSProtocol", "RFSWire", "RFSModuleIndex", "RFSManifest", "RFSTransport", "CRFSSystem",
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "rfs",
             dependencies: [
-                "RFSWorker", "RFSHost", "RFSClient", "RFSModuleIndex", "RFSProtocol", "RFSWire",
+                "RFSWorker", "RFSHost", "RFSClient", "RFSModuleIndex", "RFSManifest", "RFSProtocol", "RFSWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -93,6 +107,10 @@ let package = Package(
         ),
         .testTarget(name: "RFSProtocolTests", dependencies: ["RFSProtocol"]),
         .testTarget(name: "RFSModuleIndexTests", dependencies: ["RFSModuleIndex"]),
+        .testTarget(
+            name: "RFSManifestTests",
+            dependencies: ["RFSManifest", "RFSModuleIndex", "RFSWire", "RFSClient", "RFSProtocol", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "RFSWireTests", dependencies: ["RFSWire", "RFSProtocol"]),
         .testTarget(name: "RFSWorkerTests", dependencies: ["RFSWorker", "RFSWire", "RFSProtocol", "RFSStore"]),
         .testTarget(name: "RFSStoreTests", dependencies: ["RFSStore", .product(name: "Logging", package: "swift-log")]),

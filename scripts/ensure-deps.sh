@@ -13,6 +13,18 @@ ensure_libpython() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libpython3-dev pkg-config >&2
 }
 
+# The client hashes its files (the manifest of DESIGN.md §7) with the system's libcrypto.
+ensure_libcrypto() {
+    if pkg-config --exists libcrypto 2>/dev/null; then
+        return 0
+    fi
+    echo "rfs: installing libssl-dev (the client hashes files with libcrypto)" >&2
+    local sudo=""
+    if [ "$(id -u)" != "0" ]; then sudo="sudo"; fi
+    $sudo apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libssl-dev pkg-config >&2
+}
+
 # Run hosts set sys.executable to a real interpreter of the embedded version (multiprocessing's
 # spawn and subprocess use it): Debian's python3.11, which libpython3-dev does not pull in.
 ensure_python_binary() {

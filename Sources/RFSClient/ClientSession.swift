@@ -37,12 +37,19 @@ public final class ClientSession: Sendable {
     /// The most the worker accepts in one prefetch (its `prefetch` capability); disabled for a
     /// worker that did not offer it, such as the reference plugin. Set once by `connect`.
     private let workerPrefetch = Mutex(PrefetchLimits.disabled)
+    /// The worker's `tree` capability (nil: it takes no manifest). Set once by `connect`.
+    private let workerTree = Mutex<TreeOffer?>(nil)
+    /// Answers `tree/read` for the snapshots of this session's runs.
+    private let trees: TreeServer
+    /// Snapshots named so far (for unique ids) and whether `tree/read` is registered.
+    private let treeState = Mutex<(snapshots: Int, registered: Bool)>((0, false))
 
     private init(endpoint: WorkerEndpoint, transport: WebSocketSession, peer: JSONRPCPeer, logger: Logger) {
         self.endpoint = endpoint
         self.transport = transport
         self.peer = peer
         self.logger = logger
+        self.trees = TreeServer(logger: logger)
         let handler = outputHandler
         reader = Task {
             // Output is delivered here, inline: the next message is read only once the handler
@@ -102,12 +109,42 @@ public final class ClientSession: Sendable {
                 url: endpoint.url, reason: "worker chose protocol version \(result.protocolVersion), this client speaks \(WireProtocol.supportedVersions)")
         }
         session.workerPrefetch.withLock { $0 = PrefetchLimits(offer: result.capabilities.prefetch) }
+        session.workerTree.withLock { $0 = result.capabilities.tree }
         return session
     }
 
     /// What the worker accepts in one prefetch; `.disabled` when it does not prefetch.
     public var prefetchOffered: PrefetchLimits {
         workerPrefetch.withLock { $0 }
+    }
+
+    /// The worker's `tree` offer: when present, runs carry a manifest (``run(code:filename:argv:connectionID:topLevelNames:tree:)``)
+    /// and the worker reads files with `tree/read`.
+    public var treeOffered: TreeOffer? {
+        workerTree.withLock { $0 }
+    }
+
+    /// A snapshot id unique within this session: `c1-1`, `c1-2`, …
+    public func nextSnapshotID() -> String {
+        let number = treeState.withLock { state in
+            state.snapshots += 1
+            return state.snapshots
+        }
+        return "c1-\(number)"
+    }
+
+    /// Answers `tree/read` for `snapshot` (and the session's previous few) from now on.
+    public func serveTree(_ snapshot: TreeSnapshot) async {
+        trees.add(snapshot)
+        let register = treeState.withLock { state in
+            defer { state.registered = true }
+            return !state.registered
+        }
+        guard register else { return }
+        let trees = self.trees
+        await peer.register(WireMethod.treeRead) { request in
+            try await trees.handle(request.params)
+        }
     }
 
     /// Answers the worker's `fetch_module` requests from `sources`, logging each at info level.
@@ -168,10 +205,15 @@ public final class ClientSession: Sendable {
     /// worker interrupts the script (KeyboardInterrupt), and this keeps delivering the script's
     /// output until the worker's reply, so what the script prints while it stops is shown; the
     /// outcome is then ``RunOutcome/cancelled``.
-    public func run(code: String, filename: String, argv: [String], connectionID: String?, topLevelNames: [String]) async throws -> RunOutcome {
+    ///
+    /// `tree`: the manifest of the run's folders, for a worker that offered the `tree`
+    /// capability (serve its snapshot with ``serveTree(_:)`` first).
+    public func run(
+        code: String, filename: String, argv: [String], connectionID: String?, topLevelNames: [String], tree: TreeManifest? = nil
+    ) async throws -> RunOutcome {
         let params = RunParams(
             code: code, filename: filename, argv: argv,
-            context: ExecutionContext(connectionID: connectionID, topLevelNames: topLevelNames))
+            context: ExecutionContext(connectionID: connectionID, topLevelNames: topLevelNames), tree: tree)
         let reply: JSONValue
         do {
             reply = try await peer.requestAwaitingCancellation(WireMethod.run, params: params.json, timeout: nil)

@@ -29,12 +29,20 @@ final class DirectoryListing: Sendable {
     /// Non-skipped subdirectories, including non-identifiers (they still count towards "holds a
     /// `.py` file at some depth"), sorted by name.
     let subdirectories: [ChildDirectory]
+    /// Every regular file not skipped or excluded, any name, sorted by name: only read for the
+    /// manifest (``DirectoryReader/read(path:relativePath:verify:keepingFiles:)``), else empty.
+    let files: [ListedFile]
+    /// `*.dist-info` / `*.egg-info` subdirectories (skipped for imports): only read for the
+    /// manifest, else empty.
+    let metadataDirectories: [ChildDirectory]
 
     init(
         openedPath: String, stamp: DirectoryStamp, isSettled: Bool, hasInitFile: Bool,
         isVirtualEnvironment: Bool, hasPythonFile: Bool, moduleFiles: [ModuleFile],
-        subdirectories: [ChildDirectory]
+        subdirectories: [ChildDirectory], files: [ListedFile] = [], metadataDirectories: [ChildDirectory] = []
     ) {
+        self.files = Self.sortedByKey(files)
+        self.metadataDirectories = Self.sortedByKey(metadataDirectories)
         self.openedPath = openedPath
         self.stamp = stamp
         self.isSettled = isSettled
@@ -105,6 +113,16 @@ struct ModuleFile: Sendable, NameKeyed {
     let key: NameKey
     /// The file's name in the directory (`NAME.py`).
     let fileName: String
+
+    var name: String { key.name }
+}
+
+/// A regular file of a directory, kept for the manifest.
+struct ListedFile: Sendable, NameKeyed {
+    let key: NameKey
+    /// Real path to open: `parent/name`, or the resolved target of a confined symlink.
+    let path: String
+    let isSymlink: Bool
 
     var name: String { key.name }
 }

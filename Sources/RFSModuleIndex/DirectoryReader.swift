@@ -31,7 +31,12 @@ struct DirectoryReader: Sendable {
     /// are also checked by the real path of the open descriptor (`verify`). What a listing yields
     /// is names only — every byte served is checked again when its file is opened
     /// (``SourceFileReader``).
-    func read(path: String, relativePath: String, verify: Bool) throws(Failure) -> DirectoryListing {
+    ///
+    /// With `keepingFiles` (the manifest's walk, ``ModuleIndex/treeFiles(scope:maxFiles:)``) every
+    /// regular file that the skip rules and excludes let through is also kept in
+    /// ``DirectoryListing/files``, and `*.dist-info` / `*.egg-info` directories, which the skip
+    /// rules hide from imports, are kept in ``DirectoryListing/metadataDirectories``.
+    func read(path: String, relativePath: String, verify: Bool, keepingFiles: Bool = false) throws(Failure) -> DirectoryListing {
         let startedAt = DirectoryStamp.now()
         let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
         guard descriptor >= 0 else { throw .system(errno) }
@@ -55,6 +60,8 @@ struct DirectoryReader: Sendable {
         var hasPythonFile = false
         var moduleFiles: [ModuleFile] = []
         var subdirectories: [ChildDirectory] = []
+        var files: [ListedFile] = []
+        var metadataDirectories: [ChildDirectory] = []
 
         while let entry = readdir(directory) {
             let type = Int(entry.pointee.d_type)
@@ -65,12 +72,12 @@ struct DirectoryReader: Sendable {
                 let length = strlen(raw.baseAddress!.assumingMemoryBound(to: CChar.self))
                 // Fast path: a regular file matters only as `*.py` or `pyvenv.cfg`; most of a
                 // big tree's other files (data, docs, bytecode) are dropped without a String.
-                if isRegularEntry, !Self.isPythonFileName(bytes, length), !Self.isPyvenvConfig(bytes, length) {
+                if !keepingFiles, isRegularEntry, !Self.isPythonFileName(bytes, length), !Self.isPyvenvConfig(bytes, length) {
                     return nil
                 }
                 // Fast path: a regular `*.py` file with no --exclude patterns, by far the most
                 // common entry, is classified from its bytes (the same rules as below).
-                if isRegularEntry, excludes.isEmpty, Self.isPythonFileName(bytes, length) {
+                if !keepingFiles, isRegularEntry, excludes.isEmpty, Self.isPythonFileName(bytes, length) {
                     switch Self.classifyPythonFile(UnsafeBufferPointer(start: bytes, count: length)) {
                     case .ignored: break
                     case .initFile:
@@ -89,7 +96,9 @@ struct DirectoryReader: Sendable {
                 if !buffer.contains(where: { $0 >= 0x80 }) { return String(decoding: buffer, as: UTF8.self) }
                 return String(validating: buffer, as: UTF8.self)
             }
-            guard let name, !SkipRules.isSkipped(name: name) else { continue }
+            guard let name else { continue }
+            let isMetadata = keepingFiles && SkipRules.isMetadataDirectoryName(name)
+            guard isMetadata || !SkipRules.isSkipped(name: name) else { continue }
             if name == "pyvenv.cfg" {
                 isVirtualEnvironment = true
                 continue
@@ -118,6 +127,19 @@ struct DirectoryReader: Sendable {
                 isRegular = !resolved.isDirectory
             }
 
+            if isMetadata {
+                // Listed only as a directory of distribution metadata, never as an import.
+                if isDirectory {
+                    metadataDirectories.append(
+                        ChildDirectory(
+                            key: NameKey(name), path: childPath ?? FileSystem.join(path, name), isIdentifier: false,
+                            isSymlink: isSymlink))
+                }
+                continue
+            }
+            if keepingFiles, isRegular {
+                files.append(ListedFile(key: NameKey(name), path: childPath ?? FileSystem.join(path, name), isSymlink: isSymlink))
+            }
             if isDirectory {
                 subdirectories.append(
                     ChildDirectory(
@@ -144,7 +166,9 @@ struct DirectoryReader: Sendable {
             isVirtualEnvironment: isVirtualEnvironment,
             hasPythonFile: hasPythonFile,
             moduleFiles: moduleFiles,
-            subdirectories: subdirectories
+            subdirectories: subdirectories,
+            files: files,
+            metadataDirectories: metadataDirectories
         )
     }
 

@@ -44,6 +44,12 @@ enum FileSystem {
         return realPath(openedPath)
     }
 
+    /// `open(2)` read-only, close-on-exec, non-blocking (a FIFO must not hang the caller), under
+    /// a name that does not clash with methods called `open`.
+    static func openForReading(_ path: String) -> Int32 {
+        open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+    }
+
     /// `read(2)`, under a name that does not clash with methods called `read`.
     static func readBytes(_ descriptor: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
         read(descriptor, buffer, count)

@@ -110,10 +110,12 @@ public final class ModuleIndex: Sendable {
     }
 
     /// Reads a subdirectory now; `store` puts the result in the cache.
-    func readListing(relativePath: String, child: ChildDirectory, store: Bool) -> DirectoryListing? {
+    /// `keepingFiles`: also list every file (the manifest's walk); such listings are never stored.
+    func readListing(relativePath: String, child: ChildDirectory, store: Bool, keepingFiles: Bool = false) -> DirectoryListing? {
         let path = child.path
         do {
-            let listing = try reader.read(path: path, relativePath: relativePath, verify: child.isSymlink)
+            let listing = try reader.read(
+                path: path, relativePath: relativePath, verify: child.isSymlink, keepingFiles: keepingFiles)
             if store { cache.withLock { $0.listings[relativePath] = listing } }
             return listing
         } catch {

@@ -18,6 +18,14 @@ enum SkipRules {
         return hasSuffix(bytes, ".egg-info") || hasSuffix(bytes, ".dist-info")
     }
 
+    /// `*.dist-info` / `*.egg-info`: distribution metadata. Skipped for imports; the manifest
+    /// lists the top-level ones of a source folder (`importlib.metadata` reads them).
+    static func isMetadataDirectoryName(_ name: String) -> Bool {
+        let bytes = name.utf8
+        guard bytes.first != UInt8(ascii: ".") else { return false }
+        return hasSuffix(bytes, ".egg-info") || hasSuffix(bytes, ".dist-info")
+    }
+
     /// Byte-wise suffix test: `String.hasSuffix` compares by canonical equivalence, which is slower
     /// and not what a file system does.
     static func hasSuffix(_ bytes: String.UTF8View, _ suffix: StaticString) -> Bool {

@@ -20,32 +20,12 @@ struct SourceFileReader: Sendable {
     /// Reads the file at `path`; errors name `reportedAs` (the module's origin, the path the user
     /// knows), which differs from `path` only when a directory on the way is a symlink.
     func read(path: String, reportedAs displayPath: String) throws(ModuleIndexError) -> Outcome {
-        // O_NONBLOCK: opening a FIFO that replaced the file must not hang the serving thread.
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard descriptor >= 0 else {
-            let code = errno
-            switch code {
-            case ENOENT, ENOTDIR, ELOOP: return .vanished
-            case EACCES, EPERM:
-                throw ModuleIndexError(kind: .unreadable, path: displayPath, detail: "permission denied")
-            default:
-                throw ModuleIndexError(kind: .unreadable, path: displayPath, detail: systemErrorMessage(code))
-            }
+        guard let opened = try ConfinedFile.open(path, confinement: confinement, reportedAs: displayPath) else {
+            return .vanished
         }
+        let descriptor = opened.descriptor
+        let info = opened.status
         defer { close(descriptor) }
-
-        var info = stat()
-        guard fstat(descriptor, &info) == 0 else {
-            throw ModuleIndexError(kind: .unreadable, path: displayPath, detail: systemErrorMessage(errno))
-        }
-        guard FileSystem.isRegularFile(info) else { return .vanished }
-        guard let actual = FileSystem.realPath(ofDescriptor: descriptor, openedPath: path) else {
-            throw ModuleIndexError(kind: .unreadable, path: displayPath, detail: "cannot resolve its real path")
-        }
-        guard confinement.contains(actual) else {
-            throw ModuleIndexError(
-                kind: .outsideRoot, path: displayPath, detail: "resolves to \(actual), outside \(confinement.root)")
-        }
 
         var bytes = [UInt8](repeating: 0, count: max(Int(info.st_size), 0))
         var filled = 0
@@ -66,5 +46,75 @@ struct SourceFileReader: Sendable {
         }
         bytes.removeSubrange(filled...)
         return .contents(bytes)
+    }
+}
+
+/// A file opened for reading whose real path was checked to be inside a source folder.
+///
+/// The one place that opens a served file: ``SourceFileReader`` (modules) and the manifest's
+/// hashing and `tree/read` serving (RFSManifest, RFSClient) use it, so a file swapped for a
+/// symlink between the listing and the read cannot leak a byte from outside the folder.
+public struct ConfinedFile: ~Copyable {
+    /// Open for reading; closed when the value goes away.
+    public let descriptor: Int32
+    /// `fstat` of the open descriptor.
+    public let status: stat
+
+    private init(descriptor: Int32, status: stat) {
+        self.descriptor = descriptor
+        self.status = status
+    }
+
+    deinit {
+        close(descriptor)
+    }
+
+    /// Opens `path` if its real path is `root` or below it (`root` must be a real path, such as
+    /// ``ModuleIndex/rootPath``). nil when the file is gone or no longer a regular file.
+    ///
+    /// - Throws: ``ModuleIndexError`` naming `reportedAs`: `unreadable` or `outsideRoot`.
+    public static func open(_ path: String, root: String, reportedAs displayPath: String) throws(ModuleIndexError) -> ConfinedFile? {
+        guard let (descriptor, info) = try open(path, confinement: Confinement(root: root), reportedAs: displayPath) else {
+            return nil
+        }
+        return ConfinedFile(descriptor: descriptor, status: info)
+    }
+
+    /// The descriptor (owned by the caller) and its status.
+    static func open(_ path: String, confinement: Confinement, reportedAs displayPath: String) throws(ModuleIndexError)
+        -> (descriptor: Int32, status: stat)?
+    {
+        // O_NONBLOCK: opening a FIFO that replaced the file must not hang the serving thread.
+        let descriptor = FileSystem.openForReading(path)
+        guard descriptor >= 0 else {
+            let code = errno
+            switch code {
+            case ENOENT, ENOTDIR, ELOOP: return nil
+            case EACCES, EPERM:
+                throw ModuleIndexError(kind: .unreadable, path: displayPath, detail: "permission denied")
+            default:
+                throw ModuleIndexError(kind: .unreadable, path: displayPath, detail: systemErrorMessage(code))
+            }
+        }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else {
+            let code = errno
+            close(descriptor)
+            throw ModuleIndexError(kind: .unreadable, path: displayPath, detail: systemErrorMessage(code))
+        }
+        guard FileSystem.isRegularFile(info) else {
+            close(descriptor)
+            return nil
+        }
+        guard let actual = FileSystem.realPath(ofDescriptor: descriptor, openedPath: path) else {
+            close(descriptor)
+            throw ModuleIndexError(kind: .unreadable, path: displayPath, detail: "cannot resolve its real path")
+        }
+        guard confinement.contains(actual) else {
+            close(descriptor)
+            throw ModuleIndexError(
+                kind: .outsideRoot, path: displayPath, detail: "resolves to \(actual), outside \(confinement.root)")
+        }
+        return (descriptor, info)
     }
 }

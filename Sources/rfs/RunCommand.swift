@@ -1,8 +1,11 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOPosix
 import RFSClient
+import RFSManifest
 import RFSModuleIndex
+import RFSWire
 import UnixSignals
 
 /// `rfs run`: run a local script on a worker, with imports served from local folders.
@@ -27,6 +30,14 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("exclude"), help: "Glob of paths not to serve (repeatable).")
     var excludes: [String] = []
+
+    @Flag(name: .customLong("no-script-dir"), help: "Do not let the script import from its own folder (when the worker takes a manifest).")
+    var noScriptDirectory = false
+
+    @Option(
+        name: .customLong("max-tree-size"),
+        help: "Most bytes of files the run's tree may hold (K, M, G suffixes; default 1G).")
+    var maxTreeSize: ByteSize = ByteSize(bytes: ManifestBuilder.defaultMaxTreeBytes)
 
     @Argument(help: "The Python script to run.")
     var script: String
@@ -107,9 +118,16 @@ struct RunCommand: AsyncParsableCommand {
         let connectionID = UUID().uuidString.lowercased()
         try await session.setConnectionID(connectionID)
         let argv = [scriptPath] + scriptArguments
-        let runTask = Task {
+        var tree: TreeManifest?
+        if session.treeOffered != nil {
+            let snapshot = try await buildSnapshot(
+                id: session.nextSnapshotID(), scriptPath: scriptPath, sources: sources, logger: logger)
+            await session.serveTree(snapshot)
+            tree = snapshot.built.manifest
+        }
+        let runTask = Task { [tree] in
             try await session.run(
-                code: code, filename: scriptPath, argv: argv, connectionID: connectionID, topLevelNames: names)
+                code: code, filename: scriptPath, argv: argv, connectionID: connectionID, topLevelNames: names, tree: tree)
         }
         let interrupts = await Interrupts.onSIGINT { runTask.cancel() }
         defer { interrupts.cancel() }
@@ -117,6 +135,24 @@ struct RunCommand: AsyncParsableCommand {
         await session.close()
         await output.flush()  // the script's output before our own lines about how it ended
         return result
+    }
+}
+
+extension RunCommand {
+    /// The manifest of the run's folders (the script's own first, unless `--no-script-dir`),
+    /// built on the NIO thread pool: it walks and hashes files, which must not hold up an event
+    /// loop or the cooperative pool.
+    func buildSnapshot(id: String, scriptPath: String, sources: SourceSet, logger: Logger) async throws -> TreeSnapshot {
+        let scriptFolder = noScriptDirectory ? nil : (URL(fileURLWithPath: scriptPath).deletingLastPathComponent().path)
+        let excludes = self.excludes
+        let maxTreeBytes = maxTreeSize.bytes
+        let cachePath = HashCache.defaultPath(environment: ProcessInfo.processInfo.environment)
+        return try await NIOThreadPool.singleton.runIfActive {
+            let roots = try ManifestRoot.forRun(scriptFolder: scriptFolder, sources: sources.indexes, excludes: excludes, logger: logger)
+            let builder = ManifestBuilder(
+                roots: roots, maxTreeBytes: maxTreeBytes, cache: HashCache(path: cachePath, logger: logger), logger: logger)
+            return TreeSnapshot(try builder.build(snapshot: id))
+        }
     }
 }
 
