@@ -91,7 +91,7 @@ public struct ManifestBuilder: Sendable {
     /// Native extensions are listed (so the worker can say why an import failed) but never
     /// served: rfs serves only Python source.
     public static func isNativeExtension(_ path: String) -> Bool {
-        path.hasSuffix(".so") || path.hasSuffix(".pyd") || path.hasSuffix(".dylib") || path.hasSuffix(".dll")
+        ModuleIndex.isNativeExtension(path)
     }
 
     /// Listed, its stamp known, not yet hashed.

@@ -54,6 +54,15 @@ extension ModuleIndex {
     }
 }
 
+extension ModuleIndex {
+    /// A compiled extension module's file (`.so`, `.pyd`, `.dylib`, `.dll`): listed in a
+    /// manifest (so the worker can say why an import failed) but never served — rfs serves only
+    /// Python source.
+    public static func isNativeExtension(_ name: String) -> Bool {
+        name.hasSuffix(".so") || name.hasSuffix(".pyd") || name.hasSuffix(".dylib") || name.hasSuffix(".dll")
+    }
+}
+
 /// One walk for ``ModuleIndex/treeFiles(scope:maxFiles:)``.
 private struct TreeWalk {
     let index: ModuleIndex
@@ -70,6 +79,12 @@ private struct TreeWalk {
         let ancestors = [root.stamp.identity]
         for module in root.moduleFiles {
             add(path: module.fileName, location: FileSystem.join(root.openedPath, module.fileName))
+        }
+        // Top-level native extensions are listed too (never served), so importing one fails
+        // naming the file rather than with a bare "No module named".
+        for file in root.files where ModuleIndex.isNativeExtension(file.name) {
+            guard let dot = file.name.firstIndex(of: "."), PythonIdentifier.isValid(String(file.name[..<dot])) else { continue }
+            add(path: file.name, location: file.path)
         }
         for child in root.subdirectories where child.isIdentifier {
             guard !isTruncated, let listing = read(child, relativePath: child.name, ancestors: ancestors) else { continue }

@@ -75,6 +75,32 @@ public struct TreeManifest: Sendable, Equatable {
         /// Sorted by path in code point order, unique.
         public var files: [File]
 
+        /// The top-level module and package names the root offers: `NAME.py` and `NAME/__init__.py`
+        /// (what a script root adds to the run's execution context; a source root's names,
+        /// namespace packages included, come from its module index).
+        public var topLevelNames: [String] {
+            var names: [String] = []
+            for file in files {
+                let parts = file.path.split(separator: "/", maxSplits: 2)
+                if parts.count == 1, parts[0].hasSuffix(".py") {
+                    names.append(String(parts[0].dropLast(3)))
+                } else if parts.count == 2, parts[1] == "__init__.py" {
+                    names.append(String(parts[0]))
+                }
+            }
+            return names
+        }
+
+        /// The top-level names whose only file here is a native extension (`NAME.cpython-311-….so`):
+        /// they join the run's context so that importing one fails with the worker's explanation
+        /// (the file was not served) rather than a bare "No module named".
+        public var nativeTopLevelNames: [String] {
+            files.compactMap { file in
+                guard file.sha256 == nil, !file.path.contains("/"), let dot = file.path.firstIndex(of: ".") else { return nil }
+                return String(file.path[..<dot])
+            }
+        }
+
         public init(path: String, kind: RootKind, files: [File]) {
             self.path = path
             self.kind = kind

@@ -119,13 +119,20 @@ struct RunCommand: AsyncParsableCommand {
         try await session.setConnectionID(connectionID)
         let argv = [scriptPath] + scriptArguments
         var tree: TreeManifest?
+        var names = names
         if session.treeOffered != nil {
             let snapshot = try await buildSnapshot(
                 id: session.nextSnapshotID(), scriptPath: scriptPath, sources: sources, logger: logger)
             await session.serveTree(snapshot)
             tree = snapshot.built.manifest
+            // The script's folder is importable, as with `python job.py`: its names join the context.
+            var seen = Set(names)
+            for root in snapshot.built.manifest.roots {
+                if root.kind == .script { names += root.topLevelNames.filter { seen.insert($0).inserted } }
+                names += root.nativeTopLevelNames.filter { seen.insert($0).inserted }
+            }
         }
-        let runTask = Task { [tree] in
+        let runTask = Task { [tree, names] in
             try await session.run(
                 code: code, filename: scriptPath, argv: argv, connectionID: connectionID, topLevelNames: names, tree: tree)
         }

@@ -102,6 +102,10 @@ class TreeFinder(MetaPathFinder):
                 continue
             if is_namespace_here:
                 namespace.append((root, package))
+        if native is not None and not parent and importlib.machinery.PathFinder.find_spec(fullname) is not None:
+            # The worker has its own build of this top-level extension: what the error below
+            # would advise is done, so the worker's copy is imported.
+            return None
         if native is not None:
             # No ``name=``: importlib's ``from pkg import x`` swallows a ModuleNotFoundError
             # whose name is the submodule's, and this explanation would be lost.
