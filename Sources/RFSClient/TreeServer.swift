@@ -90,6 +90,8 @@ public final class TreeServer: Sendable {
             }
         }
 
+        let requested = result.blobs.count
+        defer { Self.count(result, requested: requested, in: snapshot) }
         guard let missing = params.missing, remaining > 0 else { return result }
         var modules: [String] = []
         for entry in params.entries {
@@ -111,6 +113,31 @@ public final class TreeServer: Sendable {
             return remaining > 0
         }
         return result
+    }
+
+    /// Adds one reply to the snapshot's ``TreeSnapshot/served`` counts; its first `requested`
+    /// blobs answer the request, the rest are prefetched.
+    private static func count(_ result: TreeReadResult, requested: Int, in snapshot: TreeSnapshot) {
+        var files = 0
+        var bytes: Int64 = 0
+        for blob in result.blobs where !blob.more {
+            files += 1
+        }
+        for blob in result.blobs {
+            switch blob.payload {
+            case .utf8(let text): bytes += Int64(text.utf8.count)
+            case .base64(let text):
+                let padding = text.hasSuffix("==") ? 2 : text.hasSuffix("=") ? 1 : 0
+                bytes += Int64(text.utf8.count / 4 * 3 - padding)
+            }
+        }
+        let prefetched = result.blobs.count - requested
+        snapshot.servedCounts.withLock { served in
+            served.requests += 1
+            served.files += files
+            served.prefetched += prefetched
+            served.bytes += bytes
+        }
     }
 
     static func wholeBlob(_ index: Int, _ bytes: [UInt8], allowUTF8: Bool) -> TreeBlob {

@@ -1,5 +1,6 @@
 import RFSManifest
 import RFSWire
+import Synchronization
 
 /// One manifest a run was given, kept by the session to answer `tree/read` for it: the
 /// manifest, where each entry lives on the client, and its import closure (with the scans
@@ -15,6 +16,21 @@ public final class TreeSnapshot: Sendable {
         self.closure = ImportClosure(manifest: built.manifest)
         self.hasher = hasher
     }
+
+    /// What `tree/read` sent for this snapshot so far (a `Mutex`: replies are built on the
+    /// thread pool): `rfs run` logs it when the run ends, `scripts/bench-real` reads that line.
+    public struct Served: Sendable, Equatable {
+        /// `tree/read` requests answered.
+        public var requests = 0
+        /// Blobs sent whole or completed by their last chunk, and of those, the prefetched ones.
+        public var files = 0
+        public var prefetched = 0
+        /// Bytes of file content sent (before encoding).
+        public var bytes: Int64 = 0
+    }
+
+    let servedCounts = Mutex(Served())
+    public var served: Served { servedCounts.withLock { $0 } }
 
     public var id: String { built.manifest.snapshot }
     public var entryCount: Int { built.locations.count }

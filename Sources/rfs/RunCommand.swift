@@ -119,12 +119,14 @@ struct RunCommand: AsyncParsableCommand {
         try await session.setConnectionID(connectionID)
         let argv = [scriptPath] + scriptArguments
         var tree: TreeManifest?
+        var served: TreeSnapshot?
         var names = names
         if session.treeOffered != nil {
             let snapshot = try await buildSnapshot(
                 id: session.nextSnapshotID(), scriptPath: scriptPath, sources: sources, logger: logger)
             await session.serveTree(snapshot)
             tree = snapshot.built.manifest
+            served = snapshot
             // The script's folder is importable, as with `python job.py`: its names join the context.
             var seen = Set(names)
             for root in snapshot.built.manifest.roots {
@@ -139,6 +141,15 @@ struct RunCommand: AsyncParsableCommand {
         let interrupts = await Interrupts.onSIGINT { runTask.cancel() }
         defer { interrupts.cancel() }
         let result = try await runTask.value
+        if let served {
+            let counts = served.served
+            logger.info(
+                "tree served",
+                metadata: [
+                    "snapshot": "\(served.id)", "entries": "\(served.entryCount)", "requests": "\(counts.requests)",
+                    "files": "\(counts.files)", "prefetched": "\(counts.prefetched)", "bytes": "\(counts.bytes)",
+                ])
+        }
         await session.close()
         await output.flush()  // the script's output before our own lines about how it ended
         return result
