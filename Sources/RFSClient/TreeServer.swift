@@ -97,6 +97,9 @@ public final class TreeServer: Sendable {
         for entry in params.entries {
             if let name = snapshot.closure.moduleName(ofEntry: entry.index), !modules.contains(name) { modules.append(name) }
         }
+        if snapshot.served.requests == 0 {
+            modules += snapshot.scriptImports.filter { !modules.contains($0) }
+        }
         guard !modules.isEmpty else { return result }
         snapshot.closure.closure(of: modules, read: { try? snapshot.read($0) }) { index in
             guard missing.contains(index), !sent.contains(index), let (_, file) = snapshot.built.entry(index), file.sha256 != nil,

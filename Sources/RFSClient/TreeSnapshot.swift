@@ -11,8 +11,14 @@ public final class TreeSnapshot: Sendable {
     /// Reads served files (and counts them).
     let hasher: FileHasher
 
-    public init(_ built: BuiltManifest, hasher: FileHasher = FileHasher()) {
+    /// What the run's script imports at module level (absolute names, as ``ImportScanner`` reads
+    /// them): the first `tree/read` also carries their closure, so a cold run's imports need
+    /// about one round trip rather than one per import statement of the script.
+    public let scriptImports: [String]
+
+    public init(_ built: BuiltManifest, scriptImports: [String] = [], hasher: FileHasher = FileHasher()) {
         self.built = built
+        self.scriptImports = scriptImports
         self.closure = ImportClosure(manifest: built.manifest)
         self.hasher = hasher
     }

@@ -34,6 +34,11 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .customLong("no-script-dir"), help: "Do not let the script import from its own folder (when the worker takes a manifest).")
     var noScriptDirectory = false
 
+    @Flag(
+        name: .customLong("no-tree"),
+        help: "Send no manifest: modules are served one fetch_module at a time, as to the reference plugin (no data files, metadata or node store).")
+    var noTree = false
+
     @Option(
         name: .customLong("max-tree-size"),
         help: "Most bytes of files the run's tree may hold (K, M, G suffixes; default 1G).")
@@ -121,9 +126,9 @@ struct RunCommand: AsyncParsableCommand {
         var tree: TreeManifest?
         var served: TreeSnapshot?
         var names = names
-        if session.treeOffered != nil {
+        if session.treeOffered != nil, !noTree {
             let snapshot = try await buildSnapshot(
-                id: session.nextSnapshotID(), scriptPath: scriptPath, sources: sources, logger: logger)
+                id: session.nextSnapshotID(), scriptPath: scriptPath, code: code, sources: sources, logger: logger)
             await session.serveTree(snapshot)
             tree = snapshot.built.manifest
             served = snapshot
@@ -160,7 +165,7 @@ extension RunCommand {
     /// The manifest of the run's folders (the script's own first, unless `--no-script-dir`),
     /// built on the NIO thread pool: it walks and hashes files, which must not hold up an event
     /// loop or the cooperative pool.
-    func buildSnapshot(id: String, scriptPath: String, sources: SourceSet, logger: Logger) async throws -> TreeSnapshot {
+    func buildSnapshot(id: String, scriptPath: String, code: String, sources: SourceSet, logger: Logger) async throws -> TreeSnapshot {
         let scriptFolder = noScriptDirectory ? nil : (URL(fileURLWithPath: scriptPath).deletingLastPathComponent().path)
         let excludes = self.excludes
         let maxTreeBytes = maxTreeSize.bytes
@@ -169,7 +174,9 @@ extension RunCommand {
             let roots = try ManifestRoot.forRun(scriptFolder: scriptFolder, sources: sources.indexes, excludes: excludes, logger: logger)
             let builder = ManifestBuilder(
                 roots: roots, maxTreeBytes: maxTreeBytes, cache: HashCache(path: cachePath, logger: logger), logger: logger)
-            return TreeSnapshot(try builder.build(snapshot: id))
+            let scriptImports = ImportScanner.candidates(
+                of: ImportScanner.scan(Array(code.utf8)), module: "__main__", isPackage: false)
+            return TreeSnapshot(try builder.build(snapshot: id), scriptImports: scriptImports)
         }
     }
 }

@@ -86,5 +86,35 @@ extension EndToEnd {
             #expect(one.stdout == "1 1.0 same in both clients data of version 1\n", "stderr: \(one.stderr)")
             #expect(two.stdout == "2 2.0 same in both clients data of version 2\n", "stderr: \(two.stderr)")
         }
+
+        /// The `tree served` line `rfs run --log-level info` ends with, as numbers.
+        static func served(_ stderr: String) -> [String: Int]? {
+            guard let line = stderr.split(separator: "\n").last(where: { $0.hasSuffix("tree served") }) else { return nil }
+            var fields: [String: Int] = [:]
+            for item in line.split(separator: " ") {
+                let parts = item.split(separator: "=", maxSplits: 1)
+                if parts.count == 2, let value = Int(parts[1]) { fields[String(parts[0])] = value }
+            }
+            return fields
+        }
+
+        @Test("a cold run's imports cost one round trip (the first reply carries the script's import closure); a warm run's none")
+        func coldRunRoundTrips() async throws {
+            let folder = try Paths.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let worker = try await TestWorker.start(
+                extraArguments: ["--cache-dir", folder.path], hiding: [Paths.workspace])
+            let options = ["--log-level", "info"]
+            let cold = try await worker.run(Paths.job("imports_all.py"), sources: [Paths.workspace], options: options)
+            let warm = try await worker.run(Paths.job("imports_all.py"), sources: [Paths.workspace], options: options)
+            _ = await worker.stop()
+            #expect(cold.status == 0 && warm.status == 0, "stderr: \(cold.stderr)\n\(warm.stderr)")
+            #expect(cold.stdout == warm.stdout)
+            let coldServed = try #require(Self.served(cold.stderr), "stderr: \(cold.stderr)")
+            let warmServed = try #require(Self.served(warm.stderr), "stderr: \(warm.stderr)")
+            #expect(coldServed["requests"] == 1, "\(coldServed)")
+            #expect((coldServed["files"] ?? 0) >= 15 && coldServed["prefetched"] == (coldServed["files"] ?? 0) - 1, "\(coldServed)")
+            #expect(warmServed["requests"] == 0 && warmServed["bytes"] == 0, "\(warmServed)")
+        }
     }
 }

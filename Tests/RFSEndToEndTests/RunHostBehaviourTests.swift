@@ -105,8 +105,21 @@ extension EndToEnd {
             let script = try Script("import json, decimal\nprint(json.dumps({'value': str(decimal.Decimal(1) / 7)}))")
             defer { script.remove() }
             func settledTotals() async -> (daemon: Int, total: Int) {
-                // Idle: the run's host is gone and the pool is refilled to its two warm hosts.
-                while Processes.children(of: worker.pid).count != 2 { try? await Task.sleep(for: .milliseconds(20)) }
+                // Idle: the run's host is gone and the pool is refilled to its two warm hosts, both
+                // done starting (a host still initialising its interpreter has not reached its
+                // size yet): the same two hosts, with unchanged CPU time and memory, twice in a row.
+                func sample() -> [Int32: [Int]] {
+                    Dictionary(uniqueKeysWithValues: Processes.children(of: worker.pid).map {
+                        ($0, [Processes.residentBytes($0) ?? -1, Processes.cpuTicks($0) ?? -1])
+                    })
+                }
+                var last: [Int32: [Int]] = [:]
+                while true {
+                    let now = sample()
+                    if now.count == 2, now == last { break }
+                    last = now
+                    try? await Task.sleep(for: .milliseconds(50))
+                }
                 return (Processes.residentBytes(worker.pid) ?? 0, Processes.residentBytesWithChildren(worker.pid))
             }
             for _ in 0..<10 { #expect(try await worker.run(script.path, sources: []).status == 0) }

@@ -42,9 +42,9 @@ final class TestWorker: Sendable {
     var pid: Int32 { process.pid }
 
     /// `rfs run` against this worker.
-    func run(_ script: String, sources: [String], arguments: [String] = []) async throws -> ChildProcess.Result {
+    func run(_ script: String, sources: [String], options: [String] = [], arguments: [String] = []) async throws -> ChildProcess.Result {
         try await rfs(
-            ["run", "--worker", url, "--token-file", tokenFile.path] + sources.flatMap { ["--source", $0] }
+            ["run", "--worker", url, "--token-file", tokenFile.path] + options + sources.flatMap { ["--source", $0] }
                 + [script] + (arguments.isEmpty ? [] : ["--"] + arguments))
     }
 
