@@ -101,7 +101,11 @@ public final class TreeServer: Sendable {
             modules += snapshot.scriptImports.filter { !modules.contains($0) }
         }
         guard !modules.isEmpty else { return result }
-        snapshot.closure.closure(of: modules, read: { try? snapshot.read($0) }) { index in
+        let asked = Set(params.entries.map(\.index))
+        // Only modules asked for or that the worker lacks are read to follow their imports: what it has, it has
+        // imported before, and a module edited since is missing, so it is read (after an edit,
+        // a run's one request costs one file, not a walk through every file of the closure).
+        snapshot.closure.closure(of: modules, read: { missing.contains($0) || asked.contains($0) ? try? snapshot.read($0) : nil }) { index in
             guard missing.contains(index), !sent.contains(index), let (_, file) = snapshot.built.entry(index), file.sha256 != nil,
                 min(file.size, Self.base64Length(file.size)) <= Int64(remaining)
             else { return remaining > 0 }

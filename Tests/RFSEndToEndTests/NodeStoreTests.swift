@@ -16,9 +16,11 @@ extension EndToEnd {
 
         /// The job prints its values, then what the run's tree cost (`tree.run_stats()`).
         static let job = """
-            import json
+            import json, os, sys
             import edited_pkg
             from remote_file_source import tree
+            assert edited_pkg.b.__file__.startswith(sys.argv[1] + "/runs/"), edited_pkg.b.__file__
+            assert os.path.isfile(edited_pkg.b.__file__)
             print(edited_pkg.a.VALUE, edited_pkg.b.VALUE)
             stats = tree.run_stats()
             print(json.dumps({k: stats[k] for k in ("blobs_received", "compiled", "code_cache_hits")}, sort_keys=True))
@@ -37,14 +39,17 @@ extension EndToEnd {
                     "edited_pkg/b.py": "VALUE = 'b1'\n",
                     "job.py": Self.job,
                 ], under: client)
-            let worker = try await TestWorker.start(
-                extraArguments: ["--cache-dir", folder.appendingPathComponent("cache").path], hiding: [client.path])
+            let cache = folder.appendingPathComponent("cache").path
+            let worker = try await TestWorker.start(extraArguments: ["--cache-dir", cache], hiding: [client.path])
             let job = client.appendingPathComponent("job.py").path
-            let cold = try await worker.run(job, sources: [])
-            let warm = try await worker.run(job, sources: [])
+            let cold = try await worker.run(job, sources: [], arguments: [cache])
+            let warm = try await worker.run(job, sources: [], arguments: [cache])
             try Self.write(["edited_pkg/b.py": "VALUE = 'b2'  # edited\n"], under: client)
-            let edited = try await worker.run(job, sources: [])
+            let edited = try await worker.run(job, sources: [], arguments: [cache])
             _ = await worker.stop()
+            // The runs' trees are gone with their hosts; the store keeps the files.
+            #expect(try FileManager.default.contentsOfDirectory(atPath: cache + "/runs") == [])
+            #expect(try !FileManager.default.subpathsOfDirectory(atPath: cache + "/store/blobs").isEmpty)
 
             #expect(cold.stdout == "a1 b1\n{\"blobs_received\": 3, \"code_cache_hits\": 0, \"compiled\": 3}\n", "stderr: \(cold.stderr)")
             #expect(warm.stdout == "a1 b1\n{\"blobs_received\": 0, \"code_cache_hits\": 3, \"compiled\": 0}\n", "stderr: \(warm.stderr)")

@@ -13,6 +13,7 @@ import base64
 import binascii
 import logging
 import threading
+import time
 from typing import Any, Iterable, Optional
 
 from .json_rpc import create_request_msg
@@ -57,6 +58,8 @@ class BlobFetcher:
         self.requests = 0
         self.blobs_received = 0
         self.bytes_received = 0
+        #: Seconds spent waiting for tree/read replies (sending, the client's work, receiving).
+        self.seconds_waiting = 0.0
 
     def ensure(self, entries: Iterable[Entry]) -> None:
         """Make sure the store holds the blob of every entry (native ones are skipped).
@@ -231,11 +234,13 @@ class BlobFetcher:
     def _request(self, params: dict, first: Entry) -> Any:
         self.requests += 1
         request = create_request_msg(TREE_READ_METHOD, params)
+        started = time.perf_counter()
         try:
             if self.timeout is None:
                 response = self.connection.request_data_sync(request)
             else:
                 response = self.connection.request_data_sync(request, timeout=self.timeout)
+            self.seconds_waiting += time.perf_counter() - started
         except Exception as error:
             raise BlobError(first, f"tree/read failed: {type(error).__name__}: {error}") from error
         if not isinstance(response, dict):

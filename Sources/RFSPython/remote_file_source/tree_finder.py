@@ -61,6 +61,7 @@ class TreeFinder(MetaPathFinder):
             "requests": self.fetcher.requests,
             "blobs_received": self.fetcher.blobs_received,
             "bytes_received": self.fetcher.bytes_received,
+            "seconds_waiting": round(self.fetcher.seconds_waiting, 6),
             "compiled": self.compiled,
             "code_cache_hits": self.code_cache_hits,
         }

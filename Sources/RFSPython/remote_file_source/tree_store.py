@@ -18,10 +18,15 @@ import os
 import secrets
 import shutil
 import sys
+import time
 from types import CodeType
 from typing import Optional
 
 __all__ = ["BlobWriter", "Store"]
+
+
+#: How stale an entry's use time may get before using it again updates it (seconds).
+USE_RESOLUTION_SECONDS = 600
 
 
 class Store:
@@ -78,16 +83,20 @@ class Store:
         path = self.code_path(sha)
         try:
             with open(path, "rb") as file:
+                changed = os.fstat(file.fileno()).st_ctime
                 data = file.read()
             code = marshal.loads(data)
         except (OSError, ValueError, EOFError, TypeError):
             return None
         if not isinstance(code, CodeType):
             return None
-        try:
-            os.utime(path)
-        except OSError:
-            pass
+        # Eviction goes by ctime (least recently used first); touching an entry is a metadata
+        # write, so one used within the last minutes is not touched again: LRU to the minute.
+        if time.time() - changed > USE_RESOLUTION_SECONDS:
+            try:
+                os.utime(path)
+            except OSError:
+                pass
         return code
 
     # -- materializing ---------------------------------------------------------
