@@ -55,8 +55,8 @@ public final class TreeServer: Sendable {
         guard let snapshot = snapshot(params.snapshot) else {
             throw .invalidParams("tree/read: unknown snapshot '\(params.snapshot)'")
         }
-        for entry in params.entries where entry.index >= snapshot.entryCount {
-            throw .invalidParams("tree/read: entry \(entry.index) is not in snapshot '\(params.snapshot)' (\(snapshot.entryCount) entries)")
+        for index in params.entries.map(\.index) + params.prefetchFor where index >= snapshot.entryCount {
+            throw .invalidParams("tree/read: entry \(index) is not in snapshot '\(params.snapshot)' (\(snapshot.entryCount) entries)")
         }
         let allowUTF8 = params.accept.contains(.utf8)
         var remaining = params.maxBytes
@@ -94,14 +94,14 @@ public final class TreeServer: Sendable {
         defer { Self.count(result, requested: requested, in: snapshot) }
         guard let missing = params.missing, remaining > 0 else { return result }
         var modules: [String] = []
-        for entry in params.entries {
-            if let name = snapshot.closure.moduleName(ofEntry: entry.index), !modules.contains(name) { modules.append(name) }
+        for index in params.entries.map(\.index) + params.prefetchFor {
+            if let name = snapshot.closure.moduleName(ofEntry: index), !modules.contains(name) { modules.append(name) }
         }
         if snapshot.served.requests == 0 {
             modules += snapshot.scriptImports.filter { !modules.contains($0) }
         }
         guard !modules.isEmpty else { return result }
-        let asked = Set(params.entries.map(\.index))
+        let asked = Set(params.entries.map(\.index) + params.prefetchFor)
         // Only modules asked for or that the worker lacks are read to follow their imports: what it has, it has
         // imported before, and a module edited since is missing, so it is read (after an edit,
         // a run's one request costs one file, not a walk through every file of the closure).

@@ -229,7 +229,7 @@ public enum BlobEncoding: String, Sendable, Hashable, CaseIterable {
 }
 
 /// `tree/read` params: `{"snapshot", "entries": [index | [index, offset]], "max_bytes",
-/// "missing"?: base64 bitset, "accept"?: [encoding]}`.
+/// "missing"?: base64 bitset, "accept"?: [encoding], "prefetch_for"?: [index]}`.
 public struct TreeReadParams: Sendable, Equatable {
     public struct Entry: Sendable, Hashable {
         public var index: Int
@@ -248,13 +248,21 @@ public struct TreeReadParams: Sendable, Equatable {
     /// Bit i set: the worker lacks entry i and has not asked for it; nil: prefetch nothing.
     public var missing: TreeBitset?
     public var accept: Set<BlobEncoding>
+    /// Modules (their entries) whose import closure to prefetch, without sending them: the
+    /// worker's background continuation of an earlier reply that its budget cut short, sent
+    /// while the worker compiles what it has (so the transfer overlaps the compile).
+    public var prefetchFor: [Int]
 
-    public init(snapshot: String, entries: [Entry], maxBytes: Int, missing: TreeBitset? = nil, accept: Set<BlobEncoding> = [.utf8, .base64]) {
+    public init(
+        snapshot: String, entries: [Entry], maxBytes: Int, missing: TreeBitset? = nil, accept: Set<BlobEncoding> = [.utf8, .base64],
+        prefetchFor: [Int] = []
+    ) {
         self.snapshot = snapshot
         self.entries = entries
         self.maxBytes = maxBytes
         self.missing = missing
         self.accept = accept
+        self.prefetchFor = prefetchFor
     }
 
     public init(json: JSONValue?) throws(JSONRPCError) {
@@ -288,6 +296,16 @@ public struct TreeReadParams: Sendable, Equatable {
         }
         accept = Set((try reader.optionalStrings("accept") ?? []).compactMap(BlobEncoding.init(rawValue:)))
         accept.formUnion([.utf8, .base64])
+        prefetchFor = []
+        if let value = reader.object["prefetch_for"], value != .null {
+            guard case .array(let items) = value, items.count <= 4096 else {
+                throw reader.fail("prefetch_for", "an array of at most 4096 entry indexes")
+            }
+            for item in items {
+                guard case .int(let index) = item, index >= 0 else { throw reader.fail("prefetch_for", "an array of entry indexes") }
+                prefetchFor.append(Int(clamping: index))
+            }
+        }
     }
 
     public var json: JSONValue {
@@ -298,6 +316,7 @@ public struct TreeReadParams: Sendable, Equatable {
             "accept": .strings(BlobEncoding.allCases.filter(accept.contains).map(\.rawValue)),
         ]
         if let missing { object["missing"] = .string(missing.base64) }
+        if !prefetchFor.isEmpty { object["prefetch_for"] = .array(prefetchFor.map { .int(Int64($0)) }) }
         return .object(object)
     }
 }

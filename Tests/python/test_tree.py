@@ -325,3 +325,29 @@ def test_the_worker_reports_no_frame_of_remote_file_source(env, monkeypatch):
     ours = os.path.dirname(tree.__file__)
     assert ours in "".join(traceback.format_exception(raised.value))  # get_code's frame is there
     assert ours not in described["traceback"]
+
+
+def test_a_reply_the_first_budget_cut_short_is_continued_in_the_background(env, monkeypatch):
+    from remote_file_source import tree_fetch
+
+    # The import waits for a reply of at most 40 bytes; the rest comes in 1 MiB replies behind it.
+    monkeypatch.setattr(tree_fetch, "FIRST_REPLY_BYTES", 40)
+    files = {"rfst_bg_first.py": "A = 1\n"}
+    files.update({f"rfst_bg_{i}.py": f"V = {i}  # padding to make it longer\n" for i in range(6)})
+    client, _ = env.serve(files, {"rfst_bg_first"} | {f"rfst_bg_{i}" for i in range(6)}, prefetch=True)
+
+    importlib.import_module("rfst_bg_first")
+    for thread in [t for t in threading.enumerate() if t.name == "rfs-tree-prefetch"]:
+        thread.join(timeout=30)
+        assert not thread.is_alive()
+
+    first = client.index("rfst_bg_first.py")
+    assert client.requests[0]["params"]["entries"] == [first]
+    assert client.requests[0]["params"]["max_bytes"] == 40
+    continued = client.requests[1:]
+    assert continued, "nothing was continued in the background"
+    assert all(r["params"]["entries"] == [] and r["params"]["prefetch_for"] == [first] for r in continued)
+    assert all(Store(str(env.store)).has_blob(sha) for _, _, sha in client.entries if sha)
+    count = len(client.requests)
+    assert [importlib.import_module(f"rfst_bg_{i}").V for i in range(6)] == list(range(6))
+    assert len(client.requests) == count  # everything was already in the store

@@ -74,6 +74,7 @@ def _deactivate() -> None:
     finder, _active = _active, None
     if finder is None:
         return
+    finder.fetcher.close()
     sys.meta_path[:] = [m for m in sys.meta_path if m is not finder]
     for hidden in reversed(_hidden):
         if not any(m is hidden for m in sys.meta_path):

@@ -27,6 +27,11 @@ TREE_READ_METHOD = "tree/read"
 logger = logging.getLogger(__name__)
 
 
+#: The most an import waits for in one reply (bytes of encoded blobs): what else the client
+#: would send comes in the background while the import compiles what arrived.
+FIRST_REPLY_BYTES = 1 << 20
+
+
 class BlobError(Exception):
     """Entry ``entry``'s blob could not be had; ``reason`` says why (client's or ours)."""
 
@@ -60,12 +65,37 @@ class BlobFetcher:
         self.bytes_received = 0
         #: Seconds spent waiting for tree/read replies (sending, the client's work, receiving).
         self.seconds_waiting = 0.0
+        # The background continuation (``_continue``): after a reply whose prefetch the budget
+        # may have cut short, one daemon thread asks for the rest of those modules' closure
+        # while the importing thread compiles what it has, so transfer and compile overlap.
+        # ``_lock`` serialises every request (an import that needs a blob in flight waits for
+        # that reply, then finds it stored); an importing thread announces itself in
+        # ``_waiters`` (under ``_turn``) and the continuation lets it go first.
+        self._turn = threading.Condition()
+        self._waiters = 0  # guarded by _turn
+        self._anchors: list[int] = []  # guarded by _lock: entries whose closure to continue
+        self._continuing = False  # guarded by _lock
+        self._closed = False
 
     def ensure(self, entries: Iterable[Entry]) -> None:
         """Make sure the store holds the blob of every entry (native ones are skipped).
 
         Raises BlobError for the first requested entry the client failed or sent wrongly.
         """
+        with self._turn:
+            self._waiters += 1
+        try:
+            self._ensure(entries)
+        finally:
+            with self._turn:
+                self._waiters -= 1
+                self._turn.notify_all()
+
+    def close(self) -> None:
+        """The run's tree is done: no further background requests."""
+        self._closed = True
+
+    def _ensure(self, entries: Iterable[Entry]) -> None:
         with self._lock:
             need: list[Entry] = []
             shas: set[str] = set()
@@ -77,6 +107,38 @@ class BlobFetcher:
             if need:
                 self._compute_missing()
                 self._fetch(need)
+                if self._any_missing():
+                    # The reply's budget may have cut its prefetch short: continue in the back
+                    # (until a reply brings nothing).
+                    self._anchors = [e.index for e in need] + [a for a in self._anchors if a not in need]
+                    self._anchors = self._anchors[:64]
+                    if not self._continuing and not self._closed:
+                        self._continuing = True
+                        threading.Thread(target=self._continue, name="rfs-tree-prefetch", daemon=True).start()
+
+    def _any_missing(self) -> bool:
+        return self._missing is not None and any(self._missing)
+
+    def _continue(self) -> None:
+        """The background continuation: ``prefetch_for`` the anchors until a reply brings nothing."""
+        try:
+            while not self._closed:
+                with self._turn:
+                    while self._waiters:
+                        self._turn.wait()
+                with self._lock:
+                    if self._closed or not self._anchors or not self._any_missing():
+                        return
+                    before = self.blobs_received
+                    self._round([], {}, prefetch_for=self._anchors)
+                    if self.blobs_received == before:
+                        self._anchors = []
+                        return
+        except BaseException as error:  # a prefetch only saves time: an import will ask again
+            logger.debug("background prefetch stopped: %s", error)
+        finally:
+            with self._lock:
+                self._continuing = False
 
     # -- the missing bitset ------------------------------------------------------
 
@@ -107,7 +169,7 @@ class BlobFetcher:
             while queue or continuing:
                 wanted: list[Any] = [[index, w.received] for index, w in continuing.items()]
                 requested = {index: continuing[index] for index in continuing}
-                budget = self.max_reply_bytes - sum(
+                budget = min(self.max_reply_bytes, FIRST_REPLY_BYTES) - sum(
                     _encoded_size(w.size - w.received) for w in continuing.values()
                 )
                 while queue and (not wanted or _encoded_size(queue[0].size) <= budget):
@@ -126,17 +188,23 @@ class BlobFetcher:
                 writer.abandon()
             raise
 
-    def _round(self, wanted: list[Any], requested: dict[int, Optional[BlobWriter]]) -> dict:
+    def _round(
+        self, wanted: list[Any], requested: dict[int, Optional[BlobWriter]], prefetch_for: Optional[list] = None
+    ) -> dict:
         """One ``tree/read``; returns the requested entries that need another chunk."""
         entries = self.manifest.entries
-        first = entries[wanted[0] if isinstance(wanted[0], int) else wanted[0][0]]
+        anchor = wanted[0] if wanted else prefetch_for[0]
+        first = entries[anchor if isinstance(anchor, int) else anchor[0]]
         params = {
             "snapshot": self.manifest.snapshot,
             "entries": wanted,
-            "max_bytes": self.max_reply_bytes,
+            # An import waits for this reply: a small one, the rest follows in the background.
+            "max_bytes": min(self.max_reply_bytes, FIRST_REPLY_BYTES) if wanted else self.max_reply_bytes,
             "missing": base64.b64encode(bytes(self._missing or b"")).decode("ascii"),
             "accept": ["utf8", "base64"],
         }
+        if prefetch_for:
+            params["prefetch_for"] = list(prefetch_for)
         result = self._request(params, first)
         blobs = result.get("blobs") if isinstance(result, dict) else None
         failed = result.get("failed", []) if isinstance(result, dict) else None
@@ -182,7 +250,7 @@ class BlobFetcher:
                 index not in continuing or continuing[index].received > before[index]
                 for index in requested
             )
-            if not progress:
+            if requested and not progress:
                 raise BlobError(first, "the client's tree/read reply carried no bytes of it")
         except BaseException:
             for index, writer in writers.items():
