@@ -92,7 +92,11 @@ public final class TreeServer: Sendable {
 
         let requested = result.blobs.count
         defer { Self.count(result, requested: requested, in: snapshot) }
-        guard let missing = params.missing, remaining > 0 else { return result }
+        guard let missing = params.missing else { return result }
+        guard remaining > 0 else {
+            result.morePrefetch = true  // the requested entries took the whole budget
+            return result
+        }
         var modules: [String] = []
         for index in params.entries.map(\.index) + params.prefetchFor {
             if let name = snapshot.closure.moduleName(ofEntry: index), !modules.contains(name) { modules.append(name) }
@@ -102,13 +106,16 @@ public final class TreeServer: Sendable {
         }
         guard !modules.isEmpty else { return result }
         let asked = Set(params.entries.map(\.index) + params.prefetchFor)
-        // Only modules asked for or that the worker lacks are read to follow their imports: what it has, it has
-        // imported before, and a module edited since is missing, so it is read (after an edit,
-        // a run's one request costs one file, not a walk through every file of the closure).
+        // Only modules asked for or that the worker lacks are read to follow their imports: what
+        // it has, it has imported before, and a module edited since is missing, so it is read
+        // (after an edit, a run's one request costs one file, not a walk through the closure).
         snapshot.closure.closure(of: modules, read: { missing.contains($0) || asked.contains($0) ? try? snapshot.read($0) : nil }) { index in
-            guard missing.contains(index), !sent.contains(index), let (_, file) = snapshot.built.entry(index), file.sha256 != nil,
-                min(file.size, Self.base64Length(file.size)) <= Int64(remaining)
+            guard missing.contains(index), !sent.contains(index), let (_, file) = snapshot.built.entry(index), file.sha256 != nil
             else { return remaining > 0 }
+            guard min(file.size, Self.base64Length(file.size)) <= Int64(remaining) else {
+                result.morePrefetch = true  // a missing entry of the closure that did not fit
+                return remaining > 0
+            }
             sent.insert(index)
             guard let bytes = try? snapshot.read(index) else { return true }  // a requested read reports it
             let blob = Self.wholeBlob(index, bytes, allowUTF8: allowUTF8)
@@ -116,7 +123,10 @@ public final class TreeServer: Sendable {
             if length <= remaining {
                 remaining -= length
                 result.blobs.append(blob)
+            } else {
+                result.morePrefetch = true
             }
+            if remaining <= 0 { result.morePrefetch = true }  // the walk stops here: more may follow
             return remaining > 0
         }
         return result

@@ -419,10 +419,14 @@ public struct TreeReadResult: Sendable, Equatable {
 
     public var blobs: [TreeBlob]
     public var failed: [Failure]
+    /// `"more_prefetch": true`: the budget stopped the prefetch while the closure still had
+    /// missing entries; the worker may continue with `prefetch_for` in the background.
+    public var morePrefetch: Bool
 
-    public init(blobs: [TreeBlob], failed: [Failure] = []) {
+    public init(blobs: [TreeBlob], failed: [Failure] = [], morePrefetch: Bool = false) {
         self.blobs = blobs
         self.failed = failed
+        self.morePrefetch = morePrefetch
     }
 
     public init(json: JSONValue) throws(JSONRPCError) {
@@ -439,13 +443,16 @@ public struct TreeReadResult: Sendable, Equatable {
             }
         }
         self.failed = failed
+        morePrefetch = reader.object["more_prefetch"] == .bool(true)
     }
 
     public var json: JSONValue {
-        [
+        var object: [String: JSONValue] = [
             "blobs": .array(blobs.map(\.json)),
             "failed": .array(failed.map { ["entry": .int(Int64($0.entry)), "message": .string($0.message)] }),
         ]
+        if morePrefetch { object["more_prefetch"] = .bool(true) }
+        return .object(object)
     }
 }
 

@@ -86,9 +86,37 @@ struct TreeServerTests {
         let paths = result.blobs.map { blob in fixture.manifest.roots[0].files[blob.entry].path }
         #expect(paths == ["app.py", "lib/__init__.py", "lib/data.txt", "lib/b.py", "small.py"])
         #expect(result.blobs.allSatisfy { !$0.more && $0.offset == 0 })
+        #expect(result.morePrefetch)  // big.py did not fit: the worker may continue in the background
         // Without a missing bitset nothing is prefetched.
         let plain = try fixture.server.read(TreeReadParams(snapshot: "c1-1", entries: [.init(index: fixture.index("app.py"))], maxBytes: 200))
         #expect(plain.blobs.count == 1)
+    }
+
+    @Test("prefetch_for continues a closure without sending its anchor; the first request also carries the script's imports")
+    func continuationAndScriptImports() throws {
+        let fixture = try Fixture([
+            "app.py": "import lib\nimport small\n", "lib/__init__.py": "from . import a\n", "lib/a.py": "A = 1\n",
+            "small.py": "s = 1\n", "other.py": "", "script_dep.py": "import other\n",
+        ])
+        var missing = fixture.allMissing()
+        missing.remove(fixture.index("app.py"))  // the anchor: the worker has it, and imports it now
+        let continued = try fixture.server.read(
+            TreeReadParams(snapshot: "c1-1", entries: [], maxBytes: 1000, missing: missing, prefetchFor: [fixture.index("app.py")]))
+        let paths = continued.blobs.map { fixture.manifest.roots[0].files[$0.entry].path }
+        #expect(paths == ["lib/__init__.py", "lib/a.py", "small.py"])
+        #expect(!continued.morePrefetch)
+
+        let built = fixture.snapshot.built
+        let withScript = TreeSnapshot(built, scriptImports: ["script_dep"])
+        let server = TreeServer()
+        server.add(withScript)
+        let request = TreeReadParams(
+            snapshot: "c1-1", entries: [.init(index: fixture.index("small.py"))], maxBytes: 1000, missing: fixture.allMissing())
+        let first = try server.read(request).blobs.map { fixture.manifest.roots[0].files[$0.entry].path }
+        let second = try server.read(request).blobs.map { fixture.manifest.roots[0].files[$0.entry].path }
+        #expect(first == ["small.py", "script_dep.py", "other.py"])
+        #expect(second == ["small.py"])
+        #expect(withScript.served.requests == 2 && withScript.served.files == 4 && withScript.served.prefetched == 2)
     }
 
     @Test("a file changed since the manifest is a failed entry naming the client path")

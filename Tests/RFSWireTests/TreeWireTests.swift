@@ -73,10 +73,21 @@ struct TreeWireTests {
             snapshot: "s", entries: [.init(index: 3), .init(index: 4, offset: 100)], maxBytes: 1000, missing: missing)
         #expect(try TreeReadParams(json: params.json) == params)
         #expect(params.json["entries"] == [3, [4, 100]])
+        #expect(params.json["prefetch_for"] == nil)
+        let continuation = TreeReadParams(snapshot: "s", entries: [], maxBytes: 1000, missing: missing, prefetchFor: [5, 6])
+        #expect(try TreeReadParams(json: continuation.json) == continuation)
+        #expect(continuation.json["prefetch_for"] == [5, 6])
+        guard case .object(var bad) = continuation.json else { Issue.record("params are not an object"); return }
+        bad["prefetch_for"] = ["five"]
+        #expect(throws: JSONRPCError.self) { try TreeReadParams(json: .object(bad)) }
         let result = TreeReadResult(
             blobs: [.init(entry: 3, payload: .utf8("x = 1\n")), .init(entry: 4, offset: 100, payload: .base64("AAE="), more: true)],
             failed: [.init(entry: 7, message: "changed")])
         #expect(try TreeReadResult(json: result.json) == result)
+        #expect(result.json["more_prefetch"] == nil)
+        let cut = TreeReadResult(blobs: [], morePrefetch: true)
+        #expect(try TreeReadResult(json: cut.json) == cut)
+        #expect(cut.json["more_prefetch"] == true)
     }
 
     @Test("the bitset's bit order is the spec's (bit i: byte i/8, mask 1 << i%8)")

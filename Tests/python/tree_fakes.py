@@ -23,7 +23,8 @@ class FakeTreeClient:
             ``__pycache__`` and ``.pyc``), native extensions with sha null.
         corrupt: relative path → bytes sent instead of the file's (the sha stays the file's).
         fail: relative path → message of a ``failed`` entry.
-        prefetch: add every entry whose ``missing`` bit is set, while ``max_bytes`` allows.
+        prefetch: add every entry whose ``missing`` bit is set, while ``max_bytes`` allows (and
+            say ``more_prefetch`` when one did not fit).
     """
 
     def __init__(self, roots, *, id="conn-1", corrupt=None, fail=None, prefetch=False):
@@ -96,6 +97,7 @@ class FakeTreeClient:
                     blob["more"] = True
                 budget -= len(chunk)
             blobs.append(blob)
+        more = False
         if self.prefetch and params.get("missing"):
             missing = base64.b64decode(params["missing"])
             for index, (rel, data, sha) in enumerate(self.entries):
@@ -104,10 +106,14 @@ class FakeTreeClient:
                 encoded = _encode(self.corrupt.get(rel, data))
                 length = len(next(iter(encoded.values())))
                 if length > budget:
+                    more = True
                     continue
                 budget -= length
                 blobs.append({"entry": index, **encoded})
-        return {"jsonrpc": "2.0", "id": request["id"], "result": {"blobs": blobs, "failed": failed}}
+        result = {"blobs": blobs, "failed": failed}
+        if more:
+            result["more_prefetch"] = True
+        return {"jsonrpc": "2.0", "id": request["id"], "result": result}
 
 
 def _encode(data: bytes) -> dict:

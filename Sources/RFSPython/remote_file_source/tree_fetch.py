@@ -75,6 +75,7 @@ class BlobFetcher:
         self._waiters = 0  # guarded by _turn
         self._anchors: list[int] = []  # guarded by _lock: entries whose closure to continue
         self._continuing = False  # guarded by _lock
+        self._more_prefetch = False  # guarded by _lock: the last reply's "more_prefetch"
         self._closed = False
 
     def ensure(self, entries: Iterable[Entry]) -> None:
@@ -107,9 +108,9 @@ class BlobFetcher:
             if need:
                 self._compute_missing()
                 self._fetch(need)
-                if self._any_missing():
-                    # The reply's budget may have cut its prefetch short: continue in the back
-                    # (until a reply brings nothing).
+                if self._more_prefetch and self._any_missing():
+                    # The reply's budget cut its prefetch short: continue in the background
+                    # (until a reply says there is no more).
                     self._anchors = [e.index for e in need] + [a for a in self._anchors if a not in need]
                     self._anchors = self._anchors[:64]
                     if not self._continuing and not self._closed:
@@ -131,7 +132,7 @@ class BlobFetcher:
                         return
                     before = self.blobs_received
                     self._round([], {}, prefetch_for=self._anchors)
-                    if self.blobs_received == before:
+                    if self.blobs_received == before or not self._more_prefetch:
                         self._anchors = []
                         return
         except BaseException as error:  # a prefetch only saves time: an import will ask again
@@ -206,6 +207,8 @@ class BlobFetcher:
         if prefetch_for:
             params["prefetch_for"] = list(prefetch_for)
         result = self._request(params, first)
+        #: The client's "more_prefetch": its budget stopped the prefetch with missing entries left.
+        self._more_prefetch = isinstance(result, dict) and result.get("more_prefetch") is True
         blobs = result.get("blobs") if isinstance(result, dict) else None
         failed = result.get("failed", []) if isinstance(result, dict) else None
         if not isinstance(blobs, list) or not isinstance(failed, list):
