@@ -44,8 +44,16 @@ public final class TreeServer: Sendable {
     /// The `tree/read` handler: decodes, reads on the thread pool, encodes.
     public func handle(_ params: JSONValue?) async throws -> JSONValue {
         let request = try TreeReadParams(json: params)
+        let started = ContinuousClock.now
         let result = try await NIOThreadPool.singleton.runIfActive { [self] in try read(request) }
-        return result.json
+        let json = result.json
+        logger.debug(
+            "tree/read answered",
+            metadata: [
+                "snapshot": "\(request.snapshot)", "requested": "\(request.entries.count)", "blobs": "\(result.blobs.count)",
+                "failed": "\(result.failed.count)", "duration": "\(ContinuousClock.now - started)",
+            ])
+        return json
     }
 
     /// Answers one `tree/read`. Synchronous file I/O: run it off the event loop and the pool.

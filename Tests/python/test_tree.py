@@ -327,14 +327,12 @@ def test_the_worker_reports_no_frame_of_remote_file_source(env, monkeypatch):
     assert ours not in described["traceback"]
 
 
-def test_a_reply_the_first_budget_cut_short_is_continued_in_the_background(env, monkeypatch):
-    from remote_file_source import tree_fetch
-
-    # The import waits for a reply of at most 40 bytes; the rest comes in 1 MiB replies behind it.
-    monkeypatch.setattr(tree_fetch, "FIRST_REPLY_BYTES", 40)
+def test_a_reply_the_budget_cut_short_is_continued_in_the_background(env):
+    # Replies of at most 40 bytes: the first carries the module asked for, the rest follows.
     files = {"rfst_bg_first.py": "A = 1\n"}
     files.update({f"rfst_bg_{i}.py": f"V = {i}  # padding to make it longer\n" for i in range(6)})
-    client, _ = env.serve(files, {"rfst_bg_first"} | {f"rfst_bg_{i}" for i in range(6)}, prefetch=True)
+    client = env.client([(env.folder("src", files), "source")], prefetch=True)
+    env.activate(client, {"rfst_bg_first"} | {f"rfst_bg_{i}" for i in range(6)}, max_reply_bytes=40)
 
     importlib.import_module("rfst_bg_first")
     for thread in [t for t in threading.enumerate() if t.name == "rfs-tree-prefetch"]:
@@ -343,7 +341,6 @@ def test_a_reply_the_first_budget_cut_short_is_continued_in_the_background(env, 
 
     first = client.index("rfst_bg_first.py")
     assert client.requests[0]["params"]["entries"] == [first]
-    assert client.requests[0]["params"]["max_bytes"] == 40
     continued = client.requests[1:]
     assert continued, "nothing was continued in the background"
     assert all(r["params"]["entries"] == [] and r["params"]["prefetch_for"] == [first] for r in continued)

@@ -27,11 +27,6 @@ TREE_READ_METHOD = "tree/read"
 logger = logging.getLogger(__name__)
 
 
-#: The most an import waits for in one reply (bytes of encoded blobs): what else the client
-#: would send comes in the background while the import compiles what arrived.
-FIRST_REPLY_BYTES = 1 << 20
-
-
 class BlobError(Exception):
     """Entry ``entry``'s blob could not be had; ``reason`` says why (client's or ours)."""
 
@@ -170,7 +165,7 @@ class BlobFetcher:
             while queue or continuing:
                 wanted: list[Any] = [[index, w.received] for index, w in continuing.items()]
                 requested = {index: continuing[index] for index in continuing}
-                budget = min(self.max_reply_bytes, FIRST_REPLY_BYTES) - sum(
+                budget = self.max_reply_bytes - sum(
                     _encoded_size(w.size - w.received) for w in continuing.values()
                 )
                 while queue and (not wanted or _encoded_size(queue[0].size) <= budget):
@@ -199,8 +194,7 @@ class BlobFetcher:
         params = {
             "snapshot": self.manifest.snapshot,
             "entries": wanted,
-            # An import waits for this reply: a small one, the rest follows in the background.
-            "max_bytes": min(self.max_reply_bytes, FIRST_REPLY_BYTES) if wanted else self.max_reply_bytes,
+            "max_bytes": self.max_reply_bytes,
             "missing": base64.b64encode(bytes(self._missing or b"")).decode("ascii"),
             "accept": ["utf8", "base64"],
         }
