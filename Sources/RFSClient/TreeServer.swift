@@ -70,6 +70,7 @@ public final class TreeServer: Sendable {
         var remaining = params.maxBytes
         var result = TreeReadResult(blobs: [])
         var sent = Set<Int>()
+        var sentSource: [Int: [UInt8]] = [:]
 
         for entry in params.entries {
             sent.insert(entry.index)
@@ -78,6 +79,7 @@ public final class TreeServer: Sendable {
                 let left = file.size - min(entry.offset, file.size)
                 if entry.offset == 0, left <= Int64(remaining) || Self.base64Length(left) <= Int64(remaining) {
                     let bytes = try snapshot.read(entry.index)
+                    if file.path.hasSuffix(".py") { sentSource[entry.index] = bytes }
                     let blob = Self.wholeBlob(entry.index, bytes, allowUTF8: allowUTF8)
                     if Self.encodedLength(blob) <= remaining {
                         remaining -= Self.encodedLength(blob)
@@ -117,7 +119,12 @@ public final class TreeServer: Sendable {
         // Only modules asked for or that the worker lacks are read to follow their imports: what
         // it has, it has imported before, and a module edited since is missing, so it is read
         // (after an edit, a run's one request costs one file, not a walk through the closure).
-        snapshot.closure.closure(of: modules, read: { missing.contains($0) || asked.contains($0) ? try? snapshot.read($0) : nil }) { index in
+        // The walk scans a module right after sending it: the bytes just sent are scanned, not
+        // read again (`sentSource`: .py files sent in this reply, at most `max_bytes` of them).
+        snapshot.closure.closure(of: modules, read: { index in
+            if let bytes = sentSource.removeValue(forKey: index) { return bytes }
+            return missing.contains(index) || asked.contains(index) ? try? snapshot.read(index) : nil
+        }) { index in
             guard missing.contains(index), !sent.contains(index), let (_, file) = snapshot.built.entry(index), file.sha256 != nil
             else { return remaining > 0 }
             guard min(file.size, Self.base64Length(file.size)) <= Int64(remaining) else {
@@ -126,6 +133,7 @@ public final class TreeServer: Sendable {
             }
             sent.insert(index)
             guard let bytes = try? snapshot.read(index) else { return true }  // a requested read reports it
+            if file.path.hasSuffix(".py") { sentSource[index] = bytes }
             let blob = Self.wholeBlob(index, bytes, allowUTF8: allowUTF8)
             let length = Self.encodedLength(blob)
             if length <= remaining {

@@ -348,3 +348,33 @@ def test_a_reply_the_budget_cut_short_is_continued_in_the_background(env):
     count = len(client.requests)
     assert [importlib.import_module(f"rfst_bg_{i}").V for i in range(6)] == list(range(6))
     assert len(client.requests) == count  # everything was already in the store
+
+
+def test_prefetched_modules_are_compiled_ahead_by_a_helper_process(tmp_path):
+    import hashlib
+
+    from remote_file_source.tree_compile import CompileAhead
+
+    store = Store(str(tmp_path / "store"))
+    sources = {"good": b"def f():\n    return 41 + 1\n", "bad": b"def f(:\n", "other": b"X = [1, 2, 3]\n"}
+    shas = {}
+    for name, data in sources.items():
+        sha = hashlib.sha256(data).hexdigest()
+        writer = store.writer(sha, len(data))
+        writer.write(data)
+        writer.finish()
+        shas[name] = sha
+
+    ahead = CompileAhead(store)
+    ahead.submit([shas["good"], shas["bad"], shas["other"]])
+    ahead.close()
+    for thread in [t for t in threading.enumerate() if t.name == "rfs-compile-ahead"]:
+        thread.join(timeout=60)
+        assert not thread.is_alive()
+
+    namespace = {}
+    exec(store.read_code(shas["good"]), namespace)
+    assert namespace["f"]() == 42
+    assert store.read_code(shas["other"]) is not None
+    assert store.read_code(shas["bad"]) is None  # left to the importing thread, which reports it
+    assert list((tmp_path / "store" / "tmp").iterdir()) == []

@@ -17,6 +17,7 @@ import time
 from typing import Any, Iterable, Optional
 
 from .json_rpc import create_request_msg
+from .tree_compile import CompileAhead
 from .tree_manifest import Entry, Manifest
 from .tree_store import BlobWriter, Store
 
@@ -72,6 +73,9 @@ class BlobFetcher:
         self._continuing = False  # guarded by _lock
         self._more_prefetch = False  # guarded by _lock: the last reply's "more_prefetch"
         self._closed = False
+        # Prefetched modules go to the compile helper (tree_compile), in the reply's order.
+        self.compiler = CompileAhead(store)
+        self._ahead: list[str] = []  # guarded by _lock: this reply's prefetched modules
 
     def ensure(self, entries: Iterable[Entry]) -> None:
         """Make sure the store holds the blob of every entry (native ones are skipped).
@@ -90,6 +94,7 @@ class BlobFetcher:
     def close(self) -> None:
         """The run's tree is done: no further background requests."""
         self._closed = True
+        self.compiler.close()
 
     def _ensure(self, entries: Iterable[Entry]) -> None:
         with self._lock:
@@ -200,7 +205,14 @@ class BlobFetcher:
         }
         if prefetch_for:
             params["prefetch_for"] = list(prefetch_for)
-        result = self._request(params, first)
+        self._ahead = []
+        try:
+            return self._answer(self._request(params, first), requested, first)
+        finally:
+            self.compiler.submit(self._ahead)
+
+    def _answer(self, result: Any, requested: dict[int, Optional[BlobWriter]], first: Entry) -> dict:
+        entries = self.manifest.entries
         #: The client's "more_prefetch": its budget stopped the prefetch with missing entries left.
         self._more_prefetch = isinstance(result, dict) and result.get("more_prefetch") is True
         blobs = result.get("blobs") if isinstance(result, dict) else None
@@ -293,6 +305,8 @@ class BlobFetcher:
             raise
         self.blobs_received += 1
         self.bytes_received += entry.size
+        if not is_requested and entry.rel.endswith(".py"):
+            self._ahead.append(entry.sha)  # the importing thread compiles what it asked for
         self._clear_missing(entry.sha)
         return None
 

@@ -10,7 +10,6 @@ thread may call it.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import importlib.util
 import marshal
@@ -107,18 +106,21 @@ class Store:
         Raises FileNotFoundError when the blob is not (or no longer) in the store. A target that
         already exists is left as it is (another thread materialized it first).
         """
-        if os.path.exists(target):
-            return
-        os.makedirs(os.path.dirname(target), exist_ok=True)
         blob = self.blob_path(sha)
-        try:
-            os.link(blob, target)
-            return
-        except FileExistsError:
-            return
-        except OSError as error:
-            if error.errno == errno.ENOENT:
-                raise
+        # One system call in the usual case (a warm run links hundreds of files): the link
+        # itself; its folder is made only when the link says it is missing.
+        for attempt in (1, 2):
+            try:
+                os.link(blob, target)
+                return
+            except FileExistsError:
+                return
+            except FileNotFoundError:
+                if attempt == 2 or not os.path.exists(blob):
+                    raise
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+            except OSError:
+                break
         # Another file system, or links not allowed: copy through a temporary beside the target.
         temporary = f"{target}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
         try:
