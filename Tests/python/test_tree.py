@@ -154,14 +154,22 @@ def test_the_clients_distribution_comes_before_the_workers(env, tmp_path):
     files = {
         "rfst_dist-1.2.3.dist-info/METADATA": "Metadata-Version: 2.1\nName: rfst-dist\nVersion: 1.2.3\n",
         "rfst_dist-1.2.3.dist-info/entry_points.txt": "[rfst.plugins]\nhello = rfst_dist_mod:hello\n",
+        "rfst_dist-1.2.3.dist-info/RECORD": "rfst_dist_mod.py,sha256=x,40\n",
+        "rfst_dist-1.2.3.dist-info/licenses/LICENSE": "MIT\n",
         "rfst_dist_mod.py": "def hello():\n    return 'from the client'\n",
     }
-    env.serve(files, {"rfst_dist_mod"})
+    client, _ = env.serve(files, {"rfst_dist_mod"})
 
     assert importlib.metadata.version("rfst_dist") == "1.2.3"
     (point,) = importlib.metadata.entry_points(group="rfst.plugins")
     assert point.name == "hello"
     assert point.load()() == "from the client"
+    # RECORD and licenses/ are big or rarely read: fetched only when read, then as locally.
+    assert client.index("rfst_dist-1.2.3.dist-info/RECORD") not in client.requested_entries()
+    distribution = importlib.metadata.distribution("rfst_dist")
+    assert [str(f) for f in distribution.files] == ["rfst_dist_mod.py"]
+    assert client.index("rfst_dist-1.2.3.dist-info/RECORD") in client.requested_entries()
+    assert distribution.read_text("licenses/LICENSE") == "MIT\n"
 
 
 def test_a_native_extension_alone_is_explained_and_a_py_beside_it_wins(env):

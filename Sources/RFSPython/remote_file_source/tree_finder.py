@@ -173,8 +173,11 @@ class TreeFinder(MetaPathFinder):
         """The client's ``*.dist-info`` / ``*.egg-info`` matching ``context.name`` (all: None).
 
         Only for the default search path (the client's roots act like entries in front of
-        ``sys.path``). Every file of a matched directory is materialized before it is returned
-        (one batched fetch), so ``PathDistribution`` reads real files.
+        ``sys.path``). The small files metadata lookups read (``METADATA``,
+        ``entry_points.txt``, …: the directory's own files but ``RECORD``) are materialized
+        before the distributions are returned, in one batched fetch for all of them; the rest
+        (``RECORD``, ``licenses/``) when a ``TreeDistribution`` is asked for it, so
+        ``entry_points()`` over every distribution does not bring every ``RECORD``.
         """
         if context.path is not sys.path:
             return iter(())
@@ -191,7 +194,10 @@ class TreeFinder(MetaPathFinder):
         if not found:
             return iter(())
         label = f"distribution {context.name or '(all)'}"
-        files = [(root, entry) for root, d in found for entry in _files_under(root, d)]
+        files = [
+            (root, entry) for root, d in found for entry in _files_under(root, d)
+            if "/" not in entry.rel[len(d) + 1:] and entry.rel[len(d) + 1:] not in _READ_ON_DEMAND
+        ]
         try:
             self.fetcher.ensure(entry for _, entry in files)
         except BlobError as error:
@@ -202,8 +208,20 @@ class TreeFinder(MetaPathFinder):
         distributions = []
         for root, d in found:
             os.makedirs(root.local_path(d), exist_ok=True)
-            distributions.append(PathDistribution(pathlib.Path(root.local_path(d))))
+            distributions.append(TreeDistribution(self, root, d))
         return iter(distributions)
+
+    def materialize_file(self, root: Root, rel: str) -> bool:
+        """Bring file ``rel`` of ``root`` into the tree; False when the manifest lacks it."""
+        entry = root.files.get(rel)
+        if entry is None or entry.sha is None:
+            return False
+        try:
+            self.fetcher.ensure([entry])
+        except BlobError as error:
+            raise ImportError(f"cannot read {root.client_path(rel)}: {error.reason}") from None
+        self.store.link(entry.sha, root.local_path(rel))
+        return True
 
     def __repr__(self) -> str:
         return f"<TreeFinder {self.manifest.snapshot!r} dir={self.config.dir!r}>"
@@ -277,6 +295,27 @@ class TreePathEntryFinder:
             if module not in seen:
                 seen.add(module)
                 yield prefix + module, is_dir
+
+
+#: Files of a ``.dist-info`` fetched only when read: big, and read by few (``files()``).
+_READ_ON_DEMAND = frozenset({"RECORD", "SOURCES.txt"})
+
+
+class TreeDistribution(PathDistribution):
+    """A client's distribution in the run's tree: a file not yet materialized is fetched when
+    ``importlib.metadata`` reads it (``read_text``), so every file reads as it does locally."""
+
+    def __init__(self, finder: TreeFinder, root: Root, directory: str) -> None:
+        super().__init__(pathlib.Path(root.local_path(directory)))
+        self._finder = finder
+        self._root = root
+        self._directory = directory
+
+    def read_text(self, filename):
+        rel = f"{self._directory}/{filename}"
+        if not os.path.exists(self._root.local_path(rel)):
+            self._finder.materialize_file(self._root, rel)
+        return super().read_text(filename)
 
 
 def _files_under(root: Root, directory: str) -> list[Entry]:
