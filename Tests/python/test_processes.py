@@ -18,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+import types
 import textwrap
 from dataclasses import dataclass
 
@@ -779,3 +780,18 @@ def test_runs_do_not_leak_into_each_other_or_into_the_host(tmp_path):
     assert run.after["prep_main"] == run.after["host_file"]
     assert run.after["start_method"] is None
     assert run.after["executable"] == run.chosen
+
+
+def test_functions_of_modules_served_from_the_run_tree_are_client_code():
+    from remote_file_source import processes
+    from remote_file_source.tree_finder import TreeLoader
+
+    module = types.ModuleType("rfst_tree_served")
+    module.__loader__ = TreeLoader.__new__(TreeLoader)  # what the tree's finder gives its modules
+    exec("def work(x):\n    return x\n", module.__dict__)
+    module.work.__module__ = module.__name__
+    sys.modules[module.__name__] = module
+    try:
+        assert processes._client_definition(module.work) == ("function", "rfst_tree_served", module)
+    finally:
+        del sys.modules[module.__name__]

@@ -296,9 +296,16 @@ def _channel_frames():
     return table
 
 
+_trial = threading.local()  # .method: set while ``_checked_submit`` test-pickles a call
+
+
 def _fresh_interpreter_destination() -> Optional[str]:
     """'spawn' or 'forkserver' when what is being pickled goes to such a child, else None."""
     from multiprocessing import context
+
+    method = getattr(_trial, "method", None)
+    if method is not None:
+        return method
 
     popen = context.get_spawning_popen()
     if popen is not None:  # pickling a process object in Popen._launch
@@ -326,7 +333,10 @@ def _lookup(module: types.ModuleType, qualname: str):
 
 
 def _is_client_module(module) -> bool:
-    return isinstance(getattr(module, "__loader__", None), RemoteModuleLoader) or isinstance(
+    from .tree_finder import TreeLoader  # served from the run's tree (DESIGN.md §7)
+
+    loader = getattr(module, "__loader__", None)
+    return isinstance(loader, (RemoteModuleLoader, TreeLoader)) or isinstance(
         getattr(module, "__spec__", None), RemoteModuleSpec
     )
 
@@ -371,6 +381,33 @@ def _refusal(obj, kind: str, module_name: str, module, method: str) -> str:
         f"run a fresh interpreter on the worker that cannot import it; use the 'fork' start "
         f"method (multiprocessing.get_context('fork')) or {remedy}"
     )
+
+
+def _checked_submit(self, fn, /, *args, **kwargs):
+    """``ProcessPoolExecutor.submit`` that refuses client code for a fresh interpreter at once.
+
+    Otherwise the refusal happens in the executor's queue feeder thread, and CPython 3.11's
+    handling of a pickling error there can deadlock the executor's shutdown (seen under load:
+    the ``with`` block never ends). So the call is test-pickled here, in the submitting thread,
+    for executors whose workers are spawn or forkserver children; any other pickling problem is
+    left to the executor, which reports it as it always did.
+    """
+    context = getattr(self, "_mp_context", None)
+    method = context.get_start_method() if context is not None else None
+    if method in ("spawn", "forkserver"):
+        from multiprocessing.reduction import ForkingPickler
+
+        _arm()
+        _trial.method = method
+        try:
+            ForkingPickler.dumps((fn, args, kwargs))
+        except ClientCodePicklingError:
+            raise
+        except Exception:
+            pass
+        finally:
+            _trial.method = None
+    return _originals["executor_submit"](self, fn, *args, **kwargs)
 
 
 def _reducer_override(pickler, obj):
@@ -600,6 +637,11 @@ def install(
         if "get_executable" not in _originals:
             _originals["get_executable"] = spawn.get_executable
             spawn.get_executable = _get_executable_or_explain
+        if "executor_submit" not in _originals:
+            from concurrent.futures import ProcessPoolExecutor
+
+            _originals["executor_submit"] = ProcessPoolExecutor.submit
+            ProcessPoolExecutor.submit = _checked_submit
         if not _state.installed:
             os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
             _state.installed = True
