@@ -18,8 +18,8 @@ import json
 import os
 import subprocess
 import sys
-import types
 import textwrap
+import types
 from dataclasses import dataclass
 
 import pytest
