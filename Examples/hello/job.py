@@ -6,4 +6,7 @@ from greetings.shout import shout
 
 print(greet("world"))
 print(shout("remote imports work"))
-print(f"greetings came from {sys.modules['greetings'].__file__}")
+# The code is the client's file (tracebacks show its lines); the worker runs it from a copy in
+# the run's tree, a real file beside the package's data.
+print(f"greetings came from {greet.__code__.co_filename}")
+print(f"the worker's copy is {sys.modules['greetings'].__file__}")
