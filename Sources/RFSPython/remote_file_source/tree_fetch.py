@@ -82,6 +82,9 @@ class BlobFetcher:
 
         Raises BlobError for the first requested entry the client failed or sent wrongly.
         """
+        entries = [e for e in entries if e.sha is not None]
+        if all(self.store.has_blob(e.sha) for e in entries):
+            return  # the usual case once a reply came: no lock, so no wait behind a background request
         with self._turn:
             self._waiters += 1
         try:
