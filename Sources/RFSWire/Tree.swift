@@ -242,6 +242,9 @@ public struct TreeReadParams: Sendable, Equatable {
         }
     }
 
+    /// The most entries (and `prefetch_for` entries) one `tree/read` may name.
+    public static let maxEntries = 4096
+
     public var snapshot: String
     public var entries: [Entry]
     public var maxBytes: Int
@@ -268,7 +271,11 @@ public struct TreeReadParams: Sendable, Equatable {
     public init(json: JSONValue?) throws(JSONRPCError) {
         let reader = try WireReader(json, method: WireMethod.treeRead)
         snapshot = try reader.string("snapshot")
-        guard case .array(let items)? = reader.object["entries"] else { throw reader.fail("entries", "an array") }
+        // Bounded: each requested entry gets at least a small chunk whatever `max_bytes` says,
+        // so the count bounds what one reply may cost the client.
+        guard case .array(let items)? = reader.object["entries"], items.count <= Self.maxEntries else {
+            throw reader.fail("entries", "an array of at most \(Self.maxEntries) entries")
+        }
         var entries: [Entry] = []
         entries.reserveCapacity(items.count)
         for item in items {
@@ -298,8 +305,8 @@ public struct TreeReadParams: Sendable, Equatable {
         accept.formUnion([.utf8, .base64])
         prefetchFor = []
         if let value = reader.object["prefetch_for"], value != .null {
-            guard case .array(let items) = value, items.count <= 4096 else {
-                throw reader.fail("prefetch_for", "an array of at most 4096 entry indexes")
+            guard case .array(let items) = value, items.count <= Self.maxEntries else {
+                throw reader.fail("prefetch_for", "an array of at most \(Self.maxEntries) entry indexes")
             }
             for item in items {
                 guard case .int(let index) = item, index >= 0 else { throw reader.fail("prefetch_for", "an array of entry indexes") }

@@ -80,6 +80,11 @@ struct TreeWireTests {
         guard case .object(var bad) = continuation.json else { Issue.record("params are not an object"); return }
         bad["prefetch_for"] = ["five"]
         #expect(throws: JSONRPCError.self) { try TreeReadParams(json: .object(bad)) }
+        // One reply's cost is bounded: a request names at most maxEntries entries.
+        var tooMany = bad
+        tooMany["prefetch_for"] = nil
+        tooMany["entries"] = .array(Array(repeating: .int(1), count: TreeReadParams.maxEntries + 1))
+        #expect(throws: JSONRPCError.self) { try TreeReadParams(json: .object(tooMany)) }
         let result = TreeReadResult(
             blobs: [.init(entry: 3, payload: .utf8("x = 1\n")), .init(entry: 4, offset: 100, payload: .base64("AAE="), more: true)],
             failed: [.init(entry: 7, message: "changed")])

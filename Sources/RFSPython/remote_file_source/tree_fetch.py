@@ -28,6 +28,10 @@ TREE_READ_METHOD = "tree/read"
 logger = logging.getLogger(__name__)
 
 
+#: The most entries one ``tree/read`` may name (the client refuses more: ``TreeReadParams.maxEntries``).
+MAX_ENTRIES = 4096
+
+
 class BlobError(Exception):
     """Entry ``entry``'s blob could not be had; ``reason`` says why (client's or ours)."""
 
@@ -176,7 +180,7 @@ class BlobFetcher:
                 budget = self.max_reply_bytes - sum(
                     _encoded_size(w.size - w.received) for w in continuing.values()
                 )
-                while queue and (not wanted or _encoded_size(queue[0].size) <= budget):
+                while queue and len(wanted) < MAX_ENTRIES and (not wanted or _encoded_size(queue[0].size) <= budget):
                     entry = queue.pop(0)
                     if self.store.has_blob(entry.sha):  # prefetched by an earlier round
                         continue
