@@ -121,6 +121,12 @@ struct HostLauncher: Sendable {
         }
         let router = self.router
         Task { await host.serve(control: channels.0, fetch: channels.1, stdout: channels.2, stderr: channels.3, router: router) }
+        // Every host's end is logged: operators (and tests) see each host come and go.
+        let logger = self.logger
+        Task {
+            let status = await host.waitForExit()
+            logger.info("run host exited", metadata: ["host": "\(number)", "pid": "\(pid)", "status": "\(status)"])
+        }
 
         let timeout = startTimeout
         do {
@@ -139,7 +145,7 @@ struct HostLauncher: Sendable {
             guard ready.protocolVersion == HostProtocol.version else {
                 throw RunHostError.badHandshake("run host speaks protocol \(ready.protocolVersion), the daemon \(HostProtocol.version)")
             }
-            logger.debug("run host ready", metadata: ["host": "\(number)", "pid": "\(pid)", "python": "\(ready.python)"])
+            logger.info("run host ready", metadata: ["host": "\(number)", "pid": "\(pid)", "python": "\(ready.python)"])
         } catch {
             await host.discard()
             throw error

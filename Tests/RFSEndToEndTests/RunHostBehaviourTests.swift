@@ -101,31 +101,28 @@ extension EndToEnd {
 
         @Test("the worker's memory, and that of its processes, stays flat over many runs")
         func memoryStaysFlat() async throws {
-            let worker = try await TestWorker.start(extraArguments: ["--warm-hosts", "2"])
+            // At info level the daemon logs each host's `host/ready` and its exit: the test waits
+            // on those events, not on time.
+            let worker = try await TestWorker.start(extraArguments: ["--warm-hosts", "2", "--log-level", "info"])
             let script = try Script("import json, decimal\nprint(json.dumps({'value': str(decimal.Decimal(1) / 7)}))")
             defer { script.remove() }
-            func settledTotals() async -> (daemon: Int, total: Int) {
-                // Idle: the run's host is gone and the pool is refilled to its two warm hosts, both
-                // done starting (a host still initialising its interpreter has not reached its
-                // size yet): the same two hosts, with unchanged CPU time and memory, twice in a row.
-                func sample() -> [Int32: [Int]] {
-                    Dictionary(uniqueKeysWithValues: Processes.children(of: worker.pid).map {
-                        ($0, [Processes.residentBytes($0) ?? -1, Processes.cpuTicks($0) ?? -1])
-                    })
+            var readyHosts = 0
+            var exitedHosts = 0
+            func settledTotals(afterRuns runs: Int) async -> (daemon: Int, total: Int) {
+                // Idle: each run's host has exited, and the pool is refilled to its two warm hosts,
+                // both ready (a host still initialising has not reached its size yet).
+                while readyHosts < runs + 2 || exitedHosts < runs {
+                    guard let line = await worker.process.waitForStderrLine(containing: "] run host ") else { break }
+                    if line.hasSuffix("] run host ready") { readyHosts += 1 }
+                    if line.hasSuffix("] run host exited") { exitedHosts += 1 }
                 }
-                var last: [Int32: [Int]] = [:]
-                while true {
-                    let now = sample()
-                    if now.count == 2, now == last { break }
-                    last = now
-                    try? await Task.sleep(for: .milliseconds(50))
-                }
+                #expect(Processes.children(of: worker.pid).count == 2)
                 return (Processes.residentBytes(worker.pid) ?? 0, Processes.residentBytesWithChildren(worker.pid))
             }
             for _ in 0..<10 { #expect(try await worker.run(script.path, sources: []).status == 0) }
-            let early = await settledTotals()
+            let early = await settledTotals(afterRuns: 10)
             for _ in 0..<30 { #expect(try await worker.run(script.path, sources: []).status == 0) }
-            let late = await settledTotals()
+            let late = await settledTotals(afterRuns: 40)
             #expect(late.daemon - early.daemon < 8 << 20, "the daemon grew by \((late.daemon - early.daemon) >> 10) KiB over 30 runs")
             #expect(late.total - early.total < 16 << 20, "daemon and hosts grew by \((late.total - early.total) >> 10) KiB over 30 runs")
             _ = await worker.stop()
