@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Foundation
 import Logging
 import Synchronization
 
@@ -41,7 +42,8 @@ public struct FileStamp: Hashable, Sendable {
 /// The client's SHA-256 cache: unchanged files (same ``FileStamp``) are not read again when the
 /// next run builds its manifest.
 ///
-/// Persisted at `$XDG_CACHE_HOME/rfs/client-hashes-v1` (default `~/.cache/rfs`) in a compact
+/// Persisted in `$XDG_CACHE_HOME/rfs/client-hashes-v2/` (default `~/.cache/rfs`), one file per
+/// set of folders a run serves (``path(forRoots:in:)``; at most ``defaultMaxFiles`` sets), in a compact
 /// binary form: the 8-byte magic `RFSHASH1`, then 80-byte records (device, inode, size, mtime ns,
 /// ctime ns, last-seen generation as little-endian 64-bit integers, then the 32-byte digest).
 /// ``save()`` rewrites it atomically (a temporary file in the same folder renamed over it) and
@@ -51,7 +53,8 @@ public struct FileStamp: Hashable, Sendable {
 /// State is owned by ``state`` (a `Mutex`), held only for dictionary access, never during I/O
 /// of the files being hashed; ``save()`` holds it while it copies the entries out.
 public final class HashCache: Sendable {
-    public static let fileName = "client-hashes-v1"
+    /// The name tests give a single cache file.
+    public static let fileName = "client-hashes"
     public static let defaultMaxEntries = 500_000
     static let magic: [UInt8] = Array("RFSHASH1".utf8)
     static let recordSize = 80
@@ -95,24 +98,53 @@ public final class HashCache: Sendable {
         self.state = Mutex(state)
     }
 
-    /// `$XDG_CACHE_HOME/rfs/client-hashes-v1`, else `$HOME/.cache/rfs/client-hashes-v1`; nil
+    /// `$XDG_CACHE_HOME/rfs/client-hashes-v2`, else `$HOME/.cache/rfs/client-hashes-v2`: the
+    /// folder of the caches, one per set of folders a run serves (``path(forRoots:in:)``); nil
     /// when neither variable is set (the cache then stays in memory).
-    public static func defaultPath(environment: [String: String]) -> String? {
-        if let base = environment["XDG_CACHE_HOME"], base.hasPrefix("/") { return base + "/rfs/" + fileName }
-        if let home = environment["HOME"], !home.isEmpty { return home + "/.cache/rfs/" + fileName }
+    public static func defaultDirectory(environment: [String: String]) -> String? {
+        if let base = environment["XDG_CACHE_HOME"], base.hasPrefix("/") { return base + "/rfs/" + directoryName }
+        if let home = environment["HOME"], !home.isEmpty { return home + "/.cache/rfs/" + directoryName }
         return nil
+    }
+
+    public static let directoryName = "client-hashes-v2"
+    /// How many folder sets keep a cache; beyond, the least recently changed go (``trim(_:keep:)``).
+    public static let defaultMaxFiles = 64
+
+    /// The cache file of a run serving `rootPaths` (in order): a run loads the hashes of its
+    /// own folders only, not those of every folder ever served (a single file grew to megabytes
+    /// and cost more to read on every run than the run itself).
+    public static func path(forRoots rootPaths: [String], in directory: String) -> String {
+        directory + "/" + String(SHA256.hex(of: Array(rootPaths.joined(separator: "\u{0}").utf8)).prefix(32))
+    }
+
+    /// Keeps the `keep` most recently changed cache files of `directory` and removes the rest
+    /// (and temporaries a crash left). Synchronous file I/O; failures only cost a later rehash.
+    public static func trim(_ directory: String, keep: Int = defaultMaxFiles) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory), names.count > keep else { return }
+        let dated = names.compactMap { name -> (String, Date)? in
+            let path = directory + "/" + name
+            guard let date = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date else { return nil }
+            return (path, date)
+        }
+        for (path, _) in dated.sorted(by: { $0.1 > $1.1 }).dropFirst(keep) {
+            try? FileManager.default.removeItem(atPath: path)
+        }
     }
 
     public var count: Int { state.withLock { $0.entries.count } }
 
     /// The cached SHA-256 (lowercase hex) of a file with this stamp, marking it seen.
+    ///
+    /// A hit alone does not make the cache dirty: a run whose files are all unchanged writes
+    /// nothing (rewriting the whole file on every run cost more than the run). Its "seen" marks
+    /// are written with the next change, so least-recently-seen is kept to that resolution.
     public func sha256(for stamp: FileStamp) -> String? {
         let digest: [UInt8]? = state.withLock { state in
             guard var entry = state.entries[stamp] else { return nil }
             if entry.seen != state.generation {
                 entry.seen = state.generation
                 state.entries[stamp] = entry
-                state.isDirty = true
             }
             return entry.digest
         }

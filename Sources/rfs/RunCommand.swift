@@ -169,14 +169,17 @@ extension RunCommand {
         let scriptFolder = noScriptDirectory ? nil : (URL(fileURLWithPath: scriptPath).deletingLastPathComponent().path)
         let excludes = self.excludes
         let maxTreeBytes = maxTreeSize.bytes
-        let cachePath = HashCache.defaultPath(environment: ProcessInfo.processInfo.environment)
+        let cacheDirectory = HashCache.defaultDirectory(environment: ProcessInfo.processInfo.environment)
         return try await NIOThreadPool.singleton.runIfActive {
             let roots = try ManifestRoot.forRun(scriptFolder: scriptFolder, sources: sources.indexes, excludes: excludes, logger: logger)
+            let cachePath = cacheDirectory.map { HashCache.path(forRoots: roots.map(\.index.rootPath), in: $0) }
             let builder = ManifestBuilder(
                 roots: roots, maxTreeBytes: maxTreeBytes, cache: HashCache(path: cachePath, logger: logger), logger: logger)
             let scriptImports = ImportScanner.candidates(
                 of: ImportScanner.scan(Array(code.utf8)), module: "__main__", isPackage: false)
-            return TreeSnapshot(try builder.build(snapshot: id), scriptImports: scriptImports)
+            let snapshot = TreeSnapshot(try builder.build(snapshot: id), scriptImports: scriptImports)
+            if let cacheDirectory { HashCache.trim(cacheDirectory) }
+            return snapshot
         }
     }
 }

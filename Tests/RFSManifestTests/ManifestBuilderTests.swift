@@ -156,6 +156,46 @@ struct HashCacheTests {
         #expect(reloaded.sha256(for: stamp(2)) == sha && reloaded.sha256(for: stamp(3)) == sha)
     }
 
+    @Test("a run that only finds its files in the cache does not rewrite it")
+    func hitsAloneWriteNothing() throws {
+        let tree = try Scratch()
+        let cacheFile = tree.base + "/" + HashCache.fileName
+        let sha = String(repeating: "cd", count: 32)
+        let stamp = FileStamp(device: 1, inode: 7, size: 1, modifiedNanoseconds: 1, changedNanoseconds: 1)
+        let first = HashCache(path: cacheFile)
+        first.store(sha, for: stamp)
+        try first.save()
+        let written = try FileManager.default.attributesOfItem(atPath: cacheFile)[.systemFileNumber] as? Int
+        let second = HashCache(path: cacheFile)
+        #expect(second.sha256(for: stamp) == sha)
+        try second.save()
+        // The file is replaced by rename when written: the same inode means it was not.
+        #expect(try FileManager.default.attributesOfItem(atPath: cacheFile)[.systemFileNumber] as? Int == written)
+    }
+
+    @Test("each set of folders has its own cache file; only the most recently changed sets are kept")
+    func oneFilePerFolderSet() throws {
+        let tree = try Scratch()
+        let directory = tree.base + "/" + HashCache.directoryName
+        let a = HashCache.path(forRoots: ["/work/job", "/work/src"], in: directory)
+        #expect(a == HashCache.path(forRoots: ["/work/job", "/work/src"], in: directory))
+        #expect(a != HashCache.path(forRoots: ["/work/src", "/work/job"], in: directory))
+        #expect(a != HashCache.path(forRoots: ["/work/job"], in: directory))
+        let sha = String(repeating: "ef", count: 32)
+        for set in 0..<5 {
+            let cache = HashCache(path: HashCache.path(forRoots: ["/set/\(set)"], in: directory))
+            cache.store(sha, for: FileStamp(device: 1, inode: UInt64(set), size: 1, modifiedNanoseconds: 1, changedNanoseconds: 1))
+            try cache.save()
+            // Dates order the sets: the file written later is the more recent.
+            try FileManager.default.setAttributes(
+                [.modificationDate: Date(timeIntervalSince1970: Double(1_000_000 + set))],
+                ofItemAtPath: HashCache.path(forRoots: ["/set/\(set)"], in: directory))
+        }
+        HashCache.trim(directory, keep: 2)
+        let kept = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+        #expect(kept == [3, 4].map { HashCache.path(forRoots: ["/set/\($0)"], in: directory).split(separator: "/").last.map(String.init)! }.sorted())
+    }
+
     @Test("SHA-256 through libcrypto matches the known digest")
     func knownDigest() {
         #expect(SHA256.hex(of: Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
