@@ -106,14 +106,16 @@ let package = Package(
             ]
         ),
         .testTarget(name: "RFSProtocolTests", dependencies: ["RFSProtocol"]),
-        .testTarget(name: "RFSModuleIndexTests", dependencies: ["RFSModuleIndex"]),
+        // Scratch trees and the run-as-nobody helper, shared by the test targets that need them.
+        .target(name: "RFSTestSupport", path: "Tests/RFSTestSupport"),
+        .testTarget(name: "RFSModuleIndexTests", dependencies: ["RFSModuleIndex", "RFSTestSupport"]),
         .testTarget(
             name: "RFSManifestTests",
-            dependencies: ["RFSManifest", "RFSModuleIndex", "RFSWire", "RFSClient", "RFSProtocol", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["RFSManifest", "RFSModuleIndex", "RFSWire", "RFSClient", "RFSProtocol", "RFSTestSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "RFSWireTests", dependencies: ["RFSWire", "RFSProtocol"]),
         .testTarget(name: "RFSWorkerTests", dependencies: ["RFSWorker", "RFSWire", "RFSProtocol", "RFSStore"]),
-        .testTarget(name: "RFSStoreTests", dependencies: ["RFSStore", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "RFSStoreTests", dependencies: ["RFSStore", "RFSTestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "RFSHostTests", dependencies: ["RFSHost", "RFSPython", "RFSWire", "CRFSSystem"]),
         .testTarget(
             name: "RFSPythonTests",

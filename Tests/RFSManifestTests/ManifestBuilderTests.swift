@@ -2,6 +2,7 @@ import Foundation
 import RFSManifest
 import RFSModuleIndex
 import RFSWire
+import RFSTestSupport
 import Testing
 
 @Suite("Manifest builder")
@@ -16,7 +17,7 @@ struct ManifestBuilderTests {
 
     @Test("a source root lists modules, everything inside packages, dist-info, native extensions with a null sha; nothing else")
     func sourceRoot() throws {
-        let tree = try Scratch([
+        let tree = try TemporaryTree([
             "top.py": "x = 1\n", "README.md": "loose\n", "not-a-module.py": "",
             "pkg/__init__.py": "", "pkg/mod.py": "", "pkg/data/table.json": "{}", "pkg/my-script.py": "",
             "pkg/__pycache__/mod.cpython-311.pyc": "junk", "pkg/stale.pyc": "junk", "pkg/.hidden": "h",
@@ -47,7 +48,7 @@ struct ManifestBuilderTests {
 
     @Test("a script root lists only top-level modules and regular packages: no namespace packages, no dist-info")
     func scriptRoot() throws {
-        let tree = try Scratch([
+        let tree = try TemporaryTree([
             "job.py": "", "pkg/__init__.py": "", "pkg/res/a.txt": "a", "ns/m.py": "", "x-1.0.dist-info/METADATA": "",
             "notes.txt": "",
         ])
@@ -57,11 +58,11 @@ struct ManifestBuilderTests {
 
     @Test("excludes and symlinks out of the folder keep files out; entries are numbered across roots")
     func excludesAndSymlinks() throws {
-        let tree = try Scratch(["pkg/__init__.py": "", "pkg/tests/test_a.py": "", "pkg/keep.py": ""])
+        let tree = try TemporaryTree(["pkg/__init__.py": "", "pkg/tests/test_a.py": "", "pkg/keep.py": ""])
         try "secret".write(toFile: tree.outside + "/secret.txt", atomically: true, encoding: .utf8)
         try tree.symlink("pkg/leak.txt", to: tree.outside + "/secret.txt")
         try tree.symlink("pkg/alias.py", to: tree.root + "/pkg/keep.py")
-        let other = try Scratch(["b.py": "b"])
+        let other = try TemporaryTree(["b.py": "b"])
         let built = try Self.build([
             ManifestRoot(index: ModuleIndex(root: tree.root, excludes: ["tests"]), kind: .source),
             ManifestRoot(index: ModuleIndex(root: other.root), kind: .source),
@@ -76,14 +77,14 @@ struct ManifestBuilderTests {
     @Test("sorted in code point order, not Swift's String order")
     func codePointOrder() throws {
         // "é" precomposed (U+00E9) sorts after "z"; "pkg/a.txt" after "pkg.py"? no: "." < "/".
-        let tree = try Scratch(["pkg/__init__.py": "", "pkg/z.txt": "", "pkg/\u{E9}.txt": "", "pkg/Z.txt": "", "pkg.py": ""])
+        let tree = try TemporaryTree(["pkg/__init__.py": "", "pkg/z.txt": "", "pkg/\u{E9}.txt": "", "pkg/Z.txt": "", "pkg.py": ""])
         let built = try Self.build([ManifestRoot(index: ModuleIndex(root: tree.root), kind: .source)])
         #expect(Self.paths(built) == ["pkg.py", "pkg/Z.txt", "pkg/__init__.py", "pkg/z.txt", "pkg/\u{E9}.txt"])
     }
 
     @Test("over the size cap: the error names the limit, the biggest top-level entries and files")
     func sizeCap() throws {
-        let tree = try Scratch(["small.py": "x"])
+        let tree = try TemporaryTree(["small.py": "x"])
         try tree.write("big/__init__.py", bytes: [UInt8](repeating: 65, count: 3000))
         try tree.write("big/blob.bin", bytes: [UInt8](repeating: 66, count: 5000))
         try tree.write("mid.py", bytes: [UInt8](repeating: 67, count: 2000))
@@ -106,7 +107,7 @@ struct ManifestBuilderTests {
 struct HashCacheTests {
     @Test("a second build reads no file; an edit gives a new sha; the cache survives on disk")
     func reuse() throws {
-        let tree = try Scratch(["a.py": "one\n", "pkg/__init__.py": "", "pkg/d.txt": "data"])
+        let tree = try TemporaryTree(["a.py": "one\n", "pkg/__init__.py": "", "pkg/d.txt": "data"])
         let cacheFile = tree.base + "/cache/rfs/" + HashCache.fileName
         let roots = [ManifestRoot(index: try ModuleIndex(root: tree.root), kind: .source)]
         let first = FileHasher()
@@ -126,7 +127,7 @@ struct HashCacheTests {
 
     @Test("a corrupt cache file is ignored and replaced")
     func corrupt() throws {
-        let tree = try Scratch(["a.py": "one\n"])
+        let tree = try TemporaryTree(["a.py": "one\n"])
         let cacheFile = tree.base + "/" + HashCache.fileName
         try Data("RFSHASH1garbage".utf8).write(to: URL(fileURLWithPath: cacheFile))
         let cache = HashCache(path: cacheFile)
@@ -138,7 +139,7 @@ struct HashCacheTests {
 
     @Test("bounded: the least recently seen entries are dropped on save")
     func bounded() throws {
-        let tree = try Scratch()
+        let tree = try TemporaryTree()
         let cacheFile = tree.base + "/" + HashCache.fileName
         let sha = String(repeating: "ab", count: 32)
         let stamp = { (inode: UInt64) in FileStamp(device: 1, inode: inode, size: 1, modifiedNanoseconds: 1, changedNanoseconds: 1) }
@@ -158,7 +159,7 @@ struct HashCacheTests {
 
     @Test("a run that only finds its files in the cache does not rewrite it")
     func hitsAloneWriteNothing() throws {
-        let tree = try Scratch()
+        let tree = try TemporaryTree()
         let cacheFile = tree.base + "/" + HashCache.fileName
         let sha = String(repeating: "cd", count: 32)
         let stamp = FileStamp(device: 1, inode: 7, size: 1, modifiedNanoseconds: 1, changedNanoseconds: 1)
@@ -175,7 +176,7 @@ struct HashCacheTests {
 
     @Test("each set of folders has its own cache file; only the most recently changed sets are kept")
     func oneFilePerFolderSet() throws {
-        let tree = try Scratch()
+        let tree = try TemporaryTree()
         let directory = tree.base + "/" + HashCache.directoryName
         let a = HashCache.path(forRoots: ["/work/job", "/work/src"], in: directory)
         #expect(a == HashCache.path(forRoots: ["/work/job", "/work/src"], in: directory))

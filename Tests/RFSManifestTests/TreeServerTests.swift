@@ -3,18 +3,19 @@ import RFSManifest
 import RFSModuleIndex
 import RFSProtocol
 import RFSWire
+import RFSTestSupport
 import Testing
 
 @Suite("tree/read server")
 struct TreeServerTests {
     struct Fixture {
-        let tree: Scratch
+        let tree: TemporaryTree
         let server: TreeServer
         let snapshot: TreeSnapshot
         var manifest: TreeManifest { snapshot.built.manifest }
 
         init(_ files: [String: String], binary: [String: [UInt8]] = [:]) throws {
-            tree = try Scratch(files)
+            tree = try TemporaryTree(files)
             for (path, bytes) in binary { try tree.write(path, bytes: bytes) }
             let built = try ManifestBuilder(
                 roots: [ManifestRoot(index: ModuleIndex(root: tree.root), kind: .source)], cache: HashCache(path: nil)

@@ -1,4 +1,5 @@
 import Foundation
+import RFSTestSupport
 import Testing
 
 @testable import RFSModuleIndex

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import RFSTestSupport
 import Testing
 
 /// Runs the real `rfs` binary (`rfs list`) as a child process.

@@ -1,3 +1,4 @@
+import RFSTestSupport
 import Testing
 
 @testable import RFSModuleIndex

@@ -6,16 +6,17 @@ import Foundation
 /// repository never commits) are made here too. `root` is the real path, so tests can compare
 /// it with ``ModuleIndex/rootPath`` directly. The tree is world-readable, so that permission tests
 /// can read it as another user.
-final class TemporaryTree: Sendable {
+public final class TemporaryTree: Sendable {
     /// Real path of the scratch directory (the tree lives in `base/root`; `base` also holds
     /// `outside/` for files that must never be served).
-    let root: String
+    public let root: String
     /// Real path of a sibling of `root`, for symlink targets outside the root.
-    let outside: String
-    private let base: String
+    public let outside: String
+    /// The scratch directory itself (holds `root/` and `outside/`), for state files beside the tree.
+    public let base: String
 
-    init(_ files: [String: String] = [:]) throws {
-        let template = FileManager.default.temporaryDirectory.appendingPathComponent("rfs-index-XXXXXX").path
+    public init(_ files: [String: String] = [:]) throws {
+        let template = FileManager.default.temporaryDirectory.appendingPathComponent("rfs-tree-XXXXXX").path
         var buffer = Array(template.utf8CString)
         guard mkdtemp(&buffer) != nil else { throw CocoaError(.fileWriteUnknown) }
         let created = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -39,12 +40,12 @@ final class TemporaryTree: Sendable {
     }
 
     /// Writes UTF-8 `text` at `path` under the root, creating directories on the way.
-    func write(_ path: String, _ text: String) throws {
+    public func write(_ path: String, _ text: String) throws {
         try write(path, bytes: Array(text.utf8))
     }
 
     /// Writes raw bytes at `path` under the root, creating directories on the way.
-    func write(_ path: String, bytes: [UInt8]) throws {
+    public func write(_ path: String, bytes: [UInt8]) throws {
         let full = root + "/" + path
         try FileManager.default.createDirectory(
             atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
@@ -54,39 +55,26 @@ final class TemporaryTree: Sendable {
     }
 
     /// Writes a file outside the root (a symlink target that must not be served).
-    func writeOutside(_ path: String, _ text: String) throws {
+    public func writeOutside(_ path: String, _ text: String) throws {
         let full = outside + "/" + path
         try FileManager.default.createDirectory(
             atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         _ = FileManager.default.createFile(atPath: full, contents: Data(text.utf8))
     }
 
-    func makeDirectory(_ path: String) throws {
+    public func makeDirectory(_ path: String) throws {
         try FileManager.default.createDirectory(atPath: root + "/" + path, withIntermediateDirectories: true)
     }
 
     /// Creates the symlink `path` (under the root) whose content is `destination`, verbatim.
-    func symlink(_ path: String, to destination: String) throws {
+    public func symlink(_ path: String, to destination: String) throws {
         try FileManager.default.createSymbolicLink(atPath: root + "/" + path, withDestinationPath: destination)
     }
 
-    func remove(_ path: String) throws {
+    public func remove(_ path: String) throws {
         try FileManager.default.removeItem(atPath: root + "/" + path)
     }
 
     /// Absolute path of `path` under the root.
-    func path(_ relative: String) -> String { root + "/" + relative }
-}
-
-/// The repository's `fixtures/` folder, found from this source file's location
-/// (`Tests/RFSModuleIndexTests/<file>` → three levels up is the package root).
-enum Fixtures {
-    static let packageRoot: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.path
-    }()
-
-    static let workspace = packageRoot + "/fixtures/workspace"
-    static let workspaceB = packageRoot + "/fixtures/workspace_b"
+    public func path(_ relative: String) -> String { root + "/" + relative }
 }

@@ -16,12 +16,12 @@ import Testing
 /// - For the `rfs` binary, ``command(_:_:)`` runs it as nobody under `setpriv` (or `runuser`).
 ///
 /// When the tests do not run as root, both run as the current user, whom `chmod 0` already locks out.
-enum Unprivileged {
+public enum Unprivileged {
     /// nobody / nogroup on Debian.
-    static let uid: UInt32 = 65534
-    static let gid: UInt32 = 65534
+    public static let uid: UInt32 = 65534
+    public static let gid: UInt32 = 65534
 
-    static var isRoot: Bool { geteuid() == 0 }
+    public static var isRoot: Bool { geteuid() == 0 }
 
     private typealias SetFileSystemID = @convention(c) (UInt32) -> Int32
 
@@ -31,11 +31,11 @@ enum Unprivileged {
         return unsafeBitCast(symbol, to: SetFileSystemID.self)
     }
 
-    enum Failure: Error, CustomStringConvertible {
+    public enum Failure: Error, CustomStringConvertible {
         case unavailable(String)
         case notSwitched(uid: Int32, gid: Int32)
 
-        var description: String {
+        public var description: String {
             switch self {
             case .unavailable(let name): "\(name) not found"
             case .notSwitched(let uid, let gid): "filesystem identity is \(uid):\(gid), not nobody"
@@ -44,7 +44,7 @@ enum Unprivileged {
     }
 
     /// Runs `body` with this thread's file access checked as nobody (when running as root).
-    static func withFileAccess<T>(_ body: () throws -> T) throws -> T {
+    public static func withFileAccess<T>(_ body: () throws -> T) throws -> T {
         guard isRoot else { return try body() }
         guard let setfsuid = function("setfsuid") else { throw Failure.unavailable("setfsuid") }
         guard let setfsgid = function("setfsgid") else { throw Failure.unavailable("setfsgid") }
@@ -68,7 +68,7 @@ enum Unprivileged {
     /// `0` when the current identity can open directory `path`, else the `errno` of `open`.
     /// Tests call it inside ``withFileAccess(_:)`` to show that the lock is real and that the
     /// rest of the tree is reachable, so a pass cannot come from an unrelated denial.
-    static func openDirectoryError(_ path: String) -> Int32 {
+    public static func openDirectoryError(_ path: String) -> Int32 {
         let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0 else { return errno }
         close(descriptor)
@@ -77,7 +77,7 @@ enum Unprivileged {
 
     /// The executable and arguments that run `executable arguments` as nobody: `setpriv`
     /// (util-linux) when present, else `runuser`. As a non-root user, the command itself.
-    static func command(_ executable: String, _ arguments: [String]) throws -> (String, [String]) {
+    public static func command(_ executable: String, _ arguments: [String]) throws -> (String, [String]) {
         guard isRoot else { return (executable, arguments) }
         let executableFile = { (path: String) in FileManager.default.isExecutableFile(atPath: path) }
         if let setpriv = ["/usr/bin/setpriv", "/bin/setpriv"].first(where: executableFile) {
@@ -91,7 +91,7 @@ enum Unprivileged {
 
     /// `true` when nobody can reach and run `path`: every ancestor directory is world-searchable
     /// and the file is world-readable and -executable (mode bits; root owns the build tree).
-    static func isRunnableByOthers(_ path: String) -> Bool {
+    public static func isRunnableByOthers(_ path: String) -> Bool {
         var info = stat()
         guard stat(path, &info) == 0, info.st_mode & (S_IROTH | S_IXOTH) == (S_IROTH | S_IXOTH) else {
             return false
