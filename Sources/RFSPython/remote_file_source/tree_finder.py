@@ -194,9 +194,12 @@ class TreeFinder(MetaPathFinder):
         if not found:
             return iter(())
         label = f"distribution {context.name or '(all)'}"
+        # The directory's own files from the manifest's listing (entry_points() over every
+        # distribution runs this often: no walk over the root's files).
         files = [
-            (root, entry) for root, d in found for entry in _files_under(root, d)
-            if "/" not in entry.rel[len(d) + 1:] and entry.rel[len(d) + 1:] not in _READ_ON_DEMAND
+            (root, root.files[f"{d}/{name}"]) for root, d in found
+            for name, is_dir in root.children.get(d, {}).items()
+            if not is_dir and name not in _READ_ON_DEMAND and root.files[f"{d}/{name}"].sha is not None
         ]
         try:
             self.fetcher.ensure(entry for _, entry in files)
@@ -316,11 +319,6 @@ class TreeDistribution(PathDistribution):
         if not os.path.exists(self._root.local_path(rel)):
             self._finder.materialize_file(self._root, rel)
         return super().read_text(filename)
-
-
-def _files_under(root: Root, directory: str) -> list[Entry]:
-    prefix = directory + "/"
-    return [e for rel, e in root.files.items() if rel.startswith(prefix) and e.sha is not None]
 
 
 def _native_file(root: Root, directory: str, name: str) -> Optional[str]:
