@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
     ],
     targets: [
         // Debian's libpython3-dev (Python 3.11), found through pkg-config.
@@ -37,7 +38,10 @@ let package = Package(
         .target(name: "CRFSPythonShim", dependencies: ["CPython"]),
         // Process and descriptor helpers Swift's Glibc module lacks (posix_spawn extras, ppoll, eventfd).
         .target(name: "CRFSSystem"),
-        .target(name: "RFSProtocol", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "RFSProtocol",
+            dependencies: [.product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics")]
+        ),
         // The protocol's typed shapes: every method's params and results, versions, capabilities.
         .target(name: "RFSWire", dependencies: ["RFSProtocol"]),
         .target(name: "RFSModuleIndex", dependencies: [.product(name: "Logging", package: "swift-log")]),
