@@ -12,6 +12,13 @@ public struct WorkerEndpoint: Sendable {
     public var token: String?
     public var caFile: String?
     public var maxMessageSize: Int
+    /// The client's bounds against a worker's requests (`fetch_module`, `tree/read`): most items
+    /// in one batch, and most requests answered at once (replies not yet sent included); over
+    /// them the worker gets `-32002` (see `JSONRPCPeer.Configuration`).
+    public var maxBatchSize = JSONRPCPeer.Configuration.defaultMaxBatchSize
+    public var maxRequestsInFlight = JSONRPCPeer.Configuration.defaultMaxRequestsInFlight
+    /// Most bytes of outbound messages copied for the connection and not yet taken by it.
+    public var maxQueuedOutboundBytes = WebSocketSession.defaultMaxQueuedOutboundBytes
 
     public init(url: String, token: String?, caFile: String? = nil, maxMessageSize: Int = 64 << 20) {
         self.url = url
@@ -78,17 +85,18 @@ public final class ClientSession: Sendable {
     public static func connect(to endpoint: WorkerEndpoint, logger: Logger) async throws -> ClientSession {
         let transport: WebSocketSession
         do {
-            transport = try await WebSocketClient.connect(
-                configuration: WebSocketClientConfiguration(
-                    url: endpoint.url, token: endpoint.token, caFile: endpoint.caFile,
-                    maxMessageSize: endpoint.maxMessageSize),
-                logger: logger)
+            var configuration = WebSocketClientConfiguration(
+                url: endpoint.url, token: endpoint.token, caFile: endpoint.caFile, maxMessageSize: endpoint.maxMessageSize)
+            configuration.maxQueuedOutboundBytes = endpoint.maxQueuedOutboundBytes
+            transport = try await WebSocketClient.connect(configuration: configuration, logger: logger)
         } catch {
             throw ClientError.connectFailed(url: endpoint.url, reason: "\(error)")
         }
         let peer = JSONRPCPeer(
             label: "client \(endpoint.url)",
-            configuration: .init(defaultRequestTimeout: nil, maxMessageSize: endpoint.maxMessageSize),
+            configuration: .init(
+                defaultRequestTimeout: nil, maxMessageSize: endpoint.maxMessageSize,
+                maxBatchSize: endpoint.maxBatchSize, maxRequestsInFlight: endpoint.maxRequestsInFlight),
             logger: logger,
             send: { text in try await transport.send(text) })
         let session = ClientSession(endpoint: endpoint, transport: transport, peer: peer, logger: logger)

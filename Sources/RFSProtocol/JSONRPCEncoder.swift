@@ -24,6 +24,16 @@ public enum JSONRPCEncoder {
         encode(.response(response))
     }
 
+    /// `response` as text, or `nil` when the text would be longer than `limit` bytes. Stops
+    /// writing as soon as that is certain, so an oversized reply costs at most `limit` bytes
+    /// (plus one small value) rather than its full size.
+    public static func encode(_ response: JSONRPCResponse, limit: Int) -> String? {
+        var writer = JSONWriter()
+        writer.limit = limit
+        write(.response(response), to: &writer)
+        return writer.exceeded ? nil : writer.makeString()
+    }
+
     /// A batch: a JSON array of messages, in the given order. (An empty batch is invalid
     /// JSON-RPC; callers must not send one.)
     public static func encodeBatch(_ messages: [JSONRPCMessage]) -> String {

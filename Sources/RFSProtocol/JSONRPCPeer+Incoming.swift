@@ -21,6 +21,7 @@ extension JSONRPCPeer {
         guard size <= configuration.maxMessageSize else {
             let reason = "message of \(size) bytes exceeds the limit of \(configuration.maxMessageSize) bytes"
             logger.warning("refusing inbound message", metadata: ["reason": .string(reason)])
+            RFSMetrics.reject(.messageTooLarge)
             if await !isClosed {
                 await transmit(.single(JSONRPCResponse(id: nil, error: protocolError(.invalidRequest(reason)))))
             }
@@ -32,9 +33,11 @@ extension JSONRPCPeer {
             return
         }
         let inbound = JSONRPCDecoder.decode(text, maxDepth: configuration.maxNestingDepth)
-        if let reply = await dispatch(inbound) {
+        if let reply = await dispatch(inbound, size: size) {
             await transmit(reply)
         }
+        // Notification handlers behind: read nothing more until they catch up.
+        await notificationBacklog.waitForRoom()
     }
 
     /// Feeds every message of `inbound` to ``receive(_:)`` in order, then closes the peer with
@@ -56,63 +59,118 @@ extension JSONRPCPeer {
     /// A reply owed right away, without running a handler.
     enum ImmediateReply: Sendable {
         case single(JSONRPCResponse)
-        case batch([JSONRPCResponse])
+        /// A batch's reply, already encoded within the size limit (``JSONRPCBatchReply``).
+        case batchText(String)
     }
 
-    /// Where one reply of a batch will come from.
-    private enum ReplySlot {
+    /// Where a handler's reply goes.
+    private enum ReplyRoute: Sendable {
+        /// Sent alone, as soon as the handler finishes.
+        case single
+        /// Slot `index` of a batch's reply.
+        case batch(JSONRPCBatchReply, index: Int)
+    }
+
+    /// One item of a batch that is owed a reply: a request, or an invalid item (its error).
+    private enum BatchSlot {
+        case request(JSONRPCRequest)
         case ready(JSONRPCResponse)
-        case handler(Task<JSONRPCResponse?, Never>)
+
+        var replyID: JSONRPCID? {
+            switch self {
+            case .request(let request): request.id
+            case .ready(let response): response.id
+            }
+        }
     }
 
-    /// Acts on a decoded message and returns the reply that is owed at once, if any. Replies of
-    /// handlers are sent by their tasks (a batch's by a task that gathers them in order).
-    private func dispatch(_ inbound: JSONRPCInbound) -> ImmediateReply? {
+    /// Acts on a decoded message of `size` bytes and returns the reply that is owed at once, if
+    /// any. Replies of handlers are sent by their tasks (a batch's by the last one to finish).
+    private func dispatch(_ inbound: JSONRPCInbound, size: Int) -> ImmediateReply? {
         guard closeReason == nil else {
             logger.debug("ignoring inbound message: peer is closed")
             return nil
         }
+        var notifications: [NotificationDelivery] = []
+        defer { enqueue(notifications, cost: size) }
         switch inbound {
         case .unparseable(let error):
             logger.warning("inbound message is not valid JSON", metadata: ["error": .string(error.description)])
+            RFSMetrics.reject(.parseError)
             return .single(JSONRPCResponse(id: nil, error: protocolError(.parseError(error.description))))
         case .emptyBatch:
             logger.warning("inbound message is an empty batch")
+            RFSMetrics.reject(.invalidRequest)
             return .single(JSONRPCResponse(id: nil, error: protocolError(.invalidRequest("empty batch"))))
         case .single(let item):
-            guard let slot = accept(item, repliesItself: true) else { return nil }
-            if case .ready(let response) = slot { return .single(response) }
-            return nil
+            guard let slot = classify(item, notifications: &notifications) else { return nil }
+            switch slot {
+            case .ready(let response):
+                return .single(response)
+            case .request(let request):
+                switch start(request, route: .single) {
+                case .some(let refusal): return .single(refusal)
+                case .none: return nil
+                }
+            }
         case .batch(let items):
-            let slots = items.compactMap { accept($0, repliesItself: false) }
-            let ready = slots.compactMap { slot -> JSONRPCResponse? in
-                if case .ready(let response) = slot { return response }
-                return nil
+            guard items.count <= configuration.maxBatchSize else {
+                let message = "batch of \(items.count) requests exceeds the limit of \(configuration.maxBatchSize) (max_batch_size)"
+                logger.warning("refusing inbound batch", metadata: ["reason": .string(message)])
+                RFSMetrics.reject(.batchTooLarge)
+                return .single(JSONRPCResponse(id: nil, error: .limitExceeded(message)))
             }
-            guard ready.count < slots.count else {
-                // No handler to wait for. A batch of only notifications (and replies) gets no
-                // reply at all, not an empty array.
-                return ready.isEmpty ? nil : .batch(ready)
-            }
-            repliesOwed += 1
-            Self.gatherBatchReply(slots, peer: self)
-            return nil
+            return dispatchBatch(items, notifications: &notifications)
         }
     }
 
-    /// Acts on one message; returns where its reply comes from, or `nil` when none is owed.
-    private func accept(_ item: JSONRPCInboundItem, repliesItself: Bool) -> ReplySlot? {
+    /// A batch of at most ``Configuration/maxBatchSize`` items: notifications and replies are
+    /// acted on, requests started, and their replies gathered into one ``JSONRPCBatchReply``.
+    private func dispatchBatch(_ items: [JSONRPCInboundItem], notifications: inout [NotificationDelivery]) -> ImmediateReply? {
+        let slots = items.compactMap { classify($0, notifications: &notifications) }
+        // A batch of only notifications (and replies) gets no reply at all, not an empty array.
+        guard !slots.isEmpty else { return nil }
+        guard let reply = JSONRPCBatchReply(ids: slots.map(\.replyID), limit: configuration.maxMessageSize) else {
+            let message = "the error replies of a batch of \(items.count) requests alone would exceed the limit of \(configuration.maxMessageSize) bytes (max_message_size)"
+            logger.warning("refusing inbound batch", metadata: ["reason": .string(message)])
+            RFSMetrics.reject(.replyTooLarge)
+            return .single(JSONRPCResponse(id: nil, error: .limitExceeded(message)))
+        }
+        var text: String?
+        for (index, slot) in slots.enumerated() {
+            // Started handlers settle their own slots.
+            let settled: JSONRPCResponse
+            switch slot {
+            case .ready(let response):
+                settled = response
+            case .request(let request):
+                guard let refusal = start(request, route: .batch(reply, index: index)) else { continue }
+                settled = refusal
+            }
+            let outcome = reply.settle(index, with: settled)
+            if outcome.overflowed { RFSMetrics.reject(.replyTooLarge) }
+            // Complete here only when no handler started: handlers settle only after this
+            // returns (they need the actor to retire), and the last of them sends the batch.
+            if outcome.complete { text = outcome.batchText }
+        }
+        return text.map(ImmediateReply.batchText)
+    }
+
+    /// Acts on a notification or a reply at once (a notification is added to `notifications`);
+    /// returns what a request or an invalid item is owed.
+    private func classify(_ item: JSONRPCInboundItem, notifications: inout [NotificationDelivery]) -> BatchSlot? {
         switch item {
         case .success(.request(let request)):
-            return start(request, repliesItself: repliesItself)
+            return .request(request)
         case .success(.notification(let notification)):
-            deliver(notification)
+            if let delivery = deliver(notification) { notifications.append(delivery) }
             return nil
         case .success(.response(let response)):
             acceptReply(response)
             return nil
         case .failure(let invalid):
             logger.warning("invalid inbound message", metadata: ["reason": .string(invalid.reason)])
+            RFSMetrics.reject(.invalidRequest)
             if let id = invalid.responseID, let method = pendingMethod(id) {
                 // The other side meant to answer this request of ours: fail it now, not at timeout.
                 complete(id, with: .failure(JSONRPCPeerError.malformedResponse(method: method, reason: invalid.reason)))
@@ -121,33 +179,58 @@ extension JSONRPCPeer {
         }
     }
 
-    private func start(_ request: JSONRPCRequest, repliesItself: Bool) -> ReplySlot {
+    /// Starts the handler of `request`, whose reply goes to `route`; returns the reply owed
+    /// instead when it cannot start (unknown method, id in use, too many requests in flight).
+    private func start(_ request: JSONRPCRequest, route: ReplyRoute) -> JSONRPCResponse? {
         guard let handler = requestHandlers[request.method] else {
             logger.debug("no handler for method", metadata: ["rpc.method": .string(request.method)])
-            return .ready(JSONRPCResponse(id: request.id, error: protocolError(.methodNotFound(request.method))))
+            RFSMetrics.reject(.methodNotFound)
+            return JSONRPCResponse(id: request.id, error: protocolError(.methodNotFound(request.method)))
         }
         guard runningHandlers[request.id] == nil else {
             // Answering with this id would be taken as the reply to the first request.
             let reason = "request id \(request.id) is already in use by a running request"
             logger.warning("invalid inbound request", metadata: ["reason": .string(reason)])
-            return .ready(JSONRPCResponse(id: nil, error: protocolError(.invalidRequest(reason))))
+            RFSMetrics.reject(.invalidRequest)
+            return JSONRPCResponse(id: nil, error: protocolError(.invalidRequest(reason)))
+        }
+        guard repliesOwed < configuration.maxRequestsInFlight else {
+            let message = "too many requests in flight: the limit is \(configuration.maxRequestsInFlight) (max_requests_in_flight)"
+            logger.warning("refusing inbound request", metadata: [
+                "rpc.method": .string(request.method), "rpc.id": .stringConvertible(request.id), "reason": .string(message),
+            ])
+            RFSMetrics.reject(.tooManyRequests)
+            return JSONRPCResponse(id: request.id, error: .limitExceeded(message))
         }
         repliesOwed += 1
-        let task = Self.startHandler(handler, for: request, repliesItself: repliesItself, peer: self)
+        let task = Self.startHandler(handler, for: request, route: route, peer: self)
         runningHandlers[request.id] = task
-        return .handler(task)
+        if case .batch(let reply, _) = route { reply.track(task) }
+        return nil
     }
 
-    private func deliver(_ notification: JSONRPCNotification) {
+    /// Queues `deliveries` for the notification task; the last one carries `cost`, the bytes
+    /// of their message, released once it has been handled.
+    private func enqueue(_ deliveries: [NotificationDelivery], cost: Int) {
+        guard var last = deliveries.last else { return }
+        last.cost = cost
+        notificationBacklog.add(cost)
+        for delivery in deliveries.dropLast() { notificationQueue.yield(delivery) }
+        notificationQueue.yield(last)
+    }
+
+    /// `$/cancelRequest` is acted on at once; another notification with a handler is returned
+    /// for the notification task.
+    private func deliver(_ notification: JSONRPCNotification) -> NotificationDelivery? {
         if notification.method == Self.cancelRequestMethod {
             cancelIncoming(notification.params)
-            return
+            return nil
         }
         guard let handler = notificationHandlers[notification.method] else {
             logger.debug("no handler for notification", metadata: ["rpc.method": .string(notification.method)])
-            return
+            return nil
         }
-        notificationQueue.yield(NotificationDelivery(handler: handler, params: notification.params))
+        return NotificationDelivery(handler: handler, params: notification.params)
     }
 
     /// `$/cancelRequest {"id": X}`: cancels the task of running request X; its handler's reply
@@ -194,9 +277,9 @@ extension JSONRPCPeer {
         return true
     }
 
-    /// A handler's reply went to `send` (or is no longer owed); wakes ``waitUntilIdle()``.
-    func replySettled() {
-        repliesOwed -= 1
+    /// `count` requests' replies went to `send` (or are no longer owed); wakes ``waitUntilIdle()``.
+    func replySettled(_ count: Int = 1) {
+        repliesOwed -= count
         guard repliesOwed == 0 else { return }
         let waiters = idleWaiters
         idleWaiters.removeAll()
@@ -230,43 +313,26 @@ extension JSONRPCPeer {
     private nonisolated static func startHandler(
         _ handler: @escaping @Sendable (JSONRPCRequest) async throws -> JSONValue,
         for request: JSONRPCRequest,
-        repliesItself: Bool,
+        route: ReplyRoute,
         peer: JSONRPCPeer
-    ) -> Task<JSONRPCResponse?, Never> {
+    ) -> Task<Void, Never> {
         Task {
             let response = await peer.perform(handler, for: request)
-            var unsent: JSONRPCResponse?
-            if await peer.retire(request.id) {
-                if repliesItself {
-                    await peer.transmit(.single(response))
-                } else {
-                    unsent = response
-                }
+            let open = await peer.retire(request.id)
+            switch route {
+            case .single:
+                if open { await peer.transmit(.single(response)) }
+                await peer.replySettled()
+            case .batch(let reply, let index):
+                // Every slot settles, even once the peer is closed, so the batch completes.
+                let settled = reply.settle(index, with: open ? response : nil)
+                if settled.overflowed { RFSMetrics.reject(.replyTooLarge) }
+                // This request's reply is held in the batch until the batch is sent, by
+                // whichever handler finishes last.
+                guard settled.complete else { return }
+                if let text = settled.batchText, await !peer.isClosed { await peer.transmit(.batchText(text)) }
+                await peer.replySettled(settled.handlerCount)
             }
-            await peer.replySettled()
-            return unsent
-        }
-    }
-
-    /// Waits for every reply of a batch and sends them as one array, in request order.
-    private nonisolated static func gatherBatchReply(_ slots: [ReplySlot], peer: JSONRPCPeer) {
-        Task {
-            var responses: [JSONRPCResponse] = []
-            for slot in slots {
-                switch slot {
-                case .ready(let response):
-                    responses.append(response)
-                case .handler(let task):
-                    // `nil` means the peer closed while the handler ran: send nothing.
-                    guard let response = await task.value else {
-                        await peer.replySettled()
-                        return
-                    }
-                    responses.append(response)
-                }
-            }
-            await peer.transmit(.batch(responses))
-            await peer.replySettled()
         }
     }
 
@@ -304,8 +370,8 @@ extension JSONRPCPeer {
         switch reply {
         case .single(let response):
             text = encodeReply(response)
-        case .batch(let responses):
-            text = encodeBatchReply(responses)
+        case .batchText(let batchText):
+            text = batchText
         }
         do {
             try await sendEvenIfCancelled(text)
@@ -314,25 +380,14 @@ extension JSONRPCPeer {
         }
     }
 
-    /// A reply too large to send is replaced by a `-32603` error for the same id, so the caller
-    /// learns why instead of waiting for a reply that never comes.
+    /// A reply too large to send is replaced by a `-32002` error for the same id, so the caller
+    /// learns why instead of waiting for a reply that never comes. Encoding stops as soon as the
+    /// reply cannot fit, so an oversized reply is never built in full.
     private nonisolated func encodeReply(_ response: JSONRPCResponse) -> String {
-        let text = JSONRPCEncoder.encode(response)
-        let size = text.utf8.count
-        guard size > configuration.maxMessageSize else { return text }
-        let reason = "reply of \(size) bytes exceeds the message size limit of \(configuration.maxMessageSize) bytes"
-        logger.error("reply too large", metadata: ["rpc.id": .string(response.id?.description ?? "null"), "reason": .string(reason)])
-        return JSONRPCEncoder.encode(JSONRPCResponse(id: response.id, error: .internalError(reason)))
-    }
-
-    private nonisolated func encodeBatchReply(_ responses: [JSONRPCResponse]) -> String {
-        let text = JSONRPCEncoder.joinBatch(responses.map(encodeReply))
-        guard text.utf8.count > configuration.maxMessageSize else { return text }
-        // Each reply fits alone but not all together: answer each with an error instead.
-        let reason = "batch reply of \(text.utf8.count) bytes exceeds the message size limit of \(configuration.maxMessageSize) bytes"
-        logger.error("batch reply too large", metadata: ["reason": .string(reason)])
-        return JSONRPCEncoder.joinBatch(responses.map {
-            JSONRPCEncoder.encode(JSONRPCResponse(id: $0.id, error: .internalError(reason)))
-        })
+        if let text = JSONRPCEncoder.encode(response, limit: configuration.maxMessageSize) { return text }
+        let message = "reply exceeds the limit of \(configuration.maxMessageSize) bytes (max_message_size)"
+        logger.error("reply too large", metadata: ["rpc.id": .string(response.id?.description ?? "null"), "reason": .string(message)])
+        RFSMetrics.reject(.replyTooLarge)
+        return JSONRPCEncoder.encode(JSONRPCResponse(id: response.id, error: .limitExceeded(message)))
     }
 }

@@ -15,7 +15,11 @@ import Synchronization
 /// - Parsing and serializing happen off the actor (in ``receive(_:)`` and in handler tasks),
 ///   so a megabyte-sized message does not hold the actor.
 /// - Notification handlers run one at a time in arrival order, so streamed notifications
-///   (such as `output`) are handled in the order they were sent; keep them short.
+///   (such as `output`) are handled in the order they were sent; keep them short. When they
+///   fall behind, ``receive(_:)`` waits for them (see
+///   ``Configuration/maxQueuedNotificationBytes``), so a handler must never wait for another
+///   inbound message of the same peer.
+/// - What the other side can make the peer hold is bounded by the limits of ``Configuration``.
 /// - `$/cancelRequest` is handled by the peer itself, immediately.
 public actor JSONRPCPeer {
     /// Name of the peer in logs ("worker", "client", a session id).
@@ -34,8 +38,9 @@ public actor JSONRPCPeer {
     /// The next outgoing request id; ids are never reused within a session.
     var nextRequestNumber: Int64 = 1
     /// Tasks running handlers of incoming requests, by request id (for `$/cancelRequest`).
-    var runningHandlers: [JSONRPCID: Task<JSONRPCResponse?, Never>] = [:]
-    /// Replies owed: handlers running or their (batch) replies not yet handed to `send`.
+    var runningHandlers: [JSONRPCID: Task<Void, Never>] = [:]
+    /// Inbound requests in flight: handlers running or their replies (a batch's: the whole
+    /// batch's) not yet handed to `send`. Bounded by ``Configuration/maxRequestsInFlight``.
     var repliesOwed = 0
     /// Callers of ``waitUntilIdle()``, resumed when `repliesOwed` drops to zero.
     var idleWaiters: [CheckedContinuation<Void, Never>] = []
@@ -47,6 +52,8 @@ public actor JSONRPCPeer {
     /// Feeds notification deliveries, in arrival order, to the task that runs them.
     let notificationQueue: AsyncStream<NotificationDelivery>.Continuation
     let notificationWorker: Task<Void, Never>
+    /// Bytes of messages whose notifications are queued; bounds the queue above.
+    nonisolated let notificationBacklog: NotificationBacklog
 
     /// The name of the notification that cancels an incoming request (LSP's convention):
     /// `{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":<id>}}`.
@@ -69,10 +76,13 @@ public actor JSONRPCPeer {
         self.logger = logger
         self.send = send
         let (deliveries, queue) = AsyncStream.makeStream(of: NotificationDelivery.self)
+        let backlog = NotificationBacklog(limit: configuration.maxQueuedNotificationBytes)
         self.notificationQueue = queue
+        self.notificationBacklog = backlog
         self.notificationWorker = Task {
             for await delivery in deliveries {
                 await delivery.handler(delivery.params)
+                if delivery.cost > 0 { backlog.remove(delivery.cost) }
             }
         }
     }
@@ -81,6 +91,7 @@ public actor JSONRPCPeer {
         // A peer dropped without `close` must not leave its notification task waiting forever.
         notificationQueue.finish()
         notificationWorker.cancel()
+        notificationBacklog.close()
     }
 
     // MARK: Handlers
@@ -130,6 +141,7 @@ public actor JSONRPCPeer {
         runningHandlers.removeAll()
         notificationQueue.finish()
         notificationWorker.cancel()
+        notificationBacklog.close()
         for waiter in closeWaiters { waiter.resume(returning: reason) }
         closeWaiters.removeAll()
     }
@@ -151,4 +163,7 @@ public actor JSONRPCPeer {
 struct NotificationDelivery: Sendable {
     let handler: @Sendable (JSONValue?) async -> Void
     let params: JSONValue?
+    /// Bytes of ``JSONRPCPeer/notificationBacklog`` released once this one is handled: the size
+    /// of its inbound message, carried by the last notification queued from that message.
+    var cost = 0
 }

@@ -9,6 +9,13 @@
 /// always serialize to equal text.
 struct JSONWriter {
     private(set) var bytes: [UInt8] = []
+    /// Most bytes the text may take. A value that would take it past the limit stops the writer
+    /// before that string (or element) is copied, and ``exceeded`` is set: an oversized reply is
+    /// found out without ever being built in full (see ``JSONRPCEncoder/encode(_:limit:)``).
+    var limit = Int.max
+    /// Set once a write would have passed ``limit``; the text is then incomplete.
+    var exceeded: Bool { overLimit || bytes.count > limit }
+    private var overLimit = false
 
     init(capacity: Int = 256) {
         bytes.reserveCapacity(capacity)
@@ -30,6 +37,7 @@ struct JSONWriter {
     }
 
     mutating func write(_ value: JSONValue) {
+        guard !overLimit else { return }
         switch value {
         case .null:
             writeRaw("null")
@@ -44,6 +52,7 @@ struct JSONWriter {
         case .array(let elements):
             bytes.append(ASCII.openBracket)
             for (position, element) in elements.enumerated() {
+                if exceeded { return }
                 if position > 0 { bytes.append(ASCII.comma) }
                 write(element)
             }
@@ -52,6 +61,7 @@ struct JSONWriter {
             bytes.append(ASCII.openBrace)
             let ordered = members.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
             for (position, member) in ordered.enumerated() {
+                if exceeded { return }
                 if position > 0 { bytes.append(ASCII.comma) }
                 write(member.key)
                 bytes.append(ASCII.colon)
@@ -80,6 +90,11 @@ struct JSONWriter {
     /// Writes a string literal, escaping only what JSON requires (`"`, `\` and control
     /// characters); everything else, including non-ASCII, is copied through as UTF-8 in runs.
     mutating func write(_ text: String) {
+        guard !overLimit else { return }
+        guard limit == .max || bytes.count + text.utf8.count + 2 <= limit else {
+            overLimit = true
+            return
+        }
         let handled: Void? = text.utf8.withContiguousStorageIfAvailable { writeEscaped($0) }
         if handled == nil {
             let copy = Array(text.utf8)
@@ -89,6 +104,11 @@ struct JSONWriter {
 
     private mutating func writeEscaped(_ source: UnsafeBufferPointer<UInt8>) {
         let needed = bytes.count + source.count + 2
+        guard needed <= limit else {
+            // Escaping only adds bytes: this string cannot fit.
+            overLimit = true
+            return
+        }
         if needed > bytes.capacity {
             // Grow geometrically ourselves: repeated exact reservations would be quadratic.
             bytes.reserveCapacity(Swift.max(needed, bytes.capacity * 2))

@@ -27,6 +27,7 @@ public enum WebSocketClient {
             logger: logger
         )
         let maxMessageSize = configuration.maxMessageSize
+        let maxQueuedOutboundBytes = configuration.maxQueuedOutboundBytes
         return await withCheckedContinuation { continuation in
             // NIOAsyncChannel hands out its streams only inside `executeThenClose`; this task
             // keeps that scope open until the connection closes. It holds the channel, not the
@@ -39,7 +40,8 @@ public enum WebSocketClient {
                             inbound: inbound,
                             outbound: outbound,
                             connection: connection,
-                            maxMessageSize: maxMessageSize
+                            maxMessageSize: maxMessageSize,
+                            maxQueuedOutboundBytes: maxQueuedOutboundBytes
                         )
                     )
                     try? await asyncChannel.channel.closeFuture.get()
@@ -67,7 +69,8 @@ public enum WebSocketClient {
                 inbound: inbound,
                 outbound: outbound,
                 connection: connection,
-                maxMessageSize: configuration.maxMessageSize
+                maxMessageSize: configuration.maxMessageSize,
+                maxQueuedOutboundBytes: configuration.maxQueuedOutboundBytes
             )
             let result: Result
             do {

@@ -14,6 +14,9 @@ public struct WebSocketClientConfiguration: Sendable {
     public var connectTimeout: Duration
     /// How long to wait for the server's close frame after sending ours.
     public var closeTimeout: Duration
+    /// Most bytes of the session's outbound messages copied for the connection and not yet
+    /// taken by it (`WebSocketSession.send`); default 8 MiB. One larger message goes alone.
+    public var maxQueuedOutboundBytes: Int = WebSocketSession.defaultMaxQueuedOutboundBytes
 
     public init(
         url: String,

@@ -219,7 +219,8 @@ public final class WebSocketServer: Sendable {
                     inbound: inbound,
                     outbound: outbound,
                     connection: connection,
-                    maxMessageSize: self.configuration.maxMessageSize
+                    maxMessageSize: self.configuration.maxMessageSize,
+                    maxQueuedOutboundBytes: self.configuration.maxQueuedOutboundBytes
                 )
                 guard self.register(session) else {
                     await session.close(code: .goingAway, reason: "server shutting down")

@@ -39,6 +39,10 @@ public struct WebSocketServerConfiguration: Sendable {
     /// How long to wait for the peer's close frame after sending ours before dropping the TCP
     /// connection.
     public var closeTimeout: Duration
+    /// Most bytes of a session's outbound messages copied for the connection and not yet taken
+    /// by it, however many tasks send at once to a client that reads slowly or not at all
+    /// (`WebSocketSession.send`); default 8 MiB. One larger message goes alone.
+    public var maxQueuedOutboundBytes: Int = WebSocketSession.defaultMaxQueuedOutboundBytes
 
     public init(
         host: String,

@@ -14,19 +14,26 @@ public final class WebSocketSession: Sendable {
     private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
     private let connection: WebSocketConnectionState
     private let maxMessageSize: Int
+    /// Bounds the bytes of outbound messages between `send` and the channel (see ``send(_:)``).
+    private let outboundBudget: OutboundByteBudget
+
+    /// Default of `maxQueuedOutboundBytes` in the server's and the client's configuration: 8 MiB.
+    public static let defaultMaxQueuedOutboundBytes = 8 << 20
 
     init(
         channel: any Channel,
         inbound: NIOAsyncChannelInboundStream<String>,
         outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>,
         connection: WebSocketConnectionState,
-        maxMessageSize: Int
+        maxMessageSize: Int,
+        maxQueuedOutboundBytes: Int = WebSocketSession.defaultMaxQueuedOutboundBytes
     ) {
         self.channel = channel
         self.messages = WebSocketMessages(inbound: inbound, connection: connection)
         self.outbound = outbound
         self.connection = connection
         self.maxMessageSize = maxMessageSize
+        self.outboundBudget = OutboundByteBudget(limit: maxQueuedOutboundBytes)
     }
 
     /// A session nobody holds any more is closed with 1001 rather than leaking its connection.
@@ -56,6 +63,14 @@ public final class WebSocketSession: Sendable {
     /// slows the sender down instead of growing memory. Concurrent calls are serialised: each
     /// message goes out whole, in the order the calls reached the connection.
     ///
+    /// Memory: the message is copied into a buffer for the channel only once its bytes fit in
+    /// the session's `maxQueuedOutboundBytes` together with the other messages copied and not yet
+    /// taken by the channel (one larger message goes alone); the channel takes messages only
+    /// while fewer than its write watermark of bytes wait for the socket. So, however many tasks
+    /// send at once to a peer that does not read, the transport holds at most about
+    /// `maxQueuedOutboundBytes` (or one message) plus the watermark; each waiting sender holds
+    /// only its own message.
+    ///
     /// - Throws: `WebSocketTransportError.messageTooLarge` over `maxMessageSize`,
     ///   `WebSocketTransportError.closed` once the session is closing or closed,
     ///   `CancellationError` when the task is cancelled while waiting for the peer.
@@ -64,6 +79,11 @@ public final class WebSocketSession: Sendable {
         guard size <= self.maxMessageSize else {
             throw WebSocketTransportError.messageTooLarge(size: size, limit: self.maxMessageSize)
         }
+        guard !self.connection.isClosing else {
+            throw self.connection.closedError
+        }
+        try await self.outboundBudget.acquire(size)
+        defer { self.outboundBudget.release(size) }
         guard !self.connection.isClosing else {
             throw self.connection.closedError
         }

@@ -68,10 +68,12 @@ public actor Worker: Service {
         )
         let server: WebSocketServer
         do {
+            var serverConfiguration = WebSocketServerConfiguration(
+                host: configuration.host, port: configuration.port, token: configuration.token,
+                tls: configuration.tls, maxMessageSize: configuration.maxMessageSize)
+            serverConfiguration.maxQueuedOutboundBytes = configuration.maxQueuedOutputBytes
             server = try await WebSocketServer.bind(
-                configuration: WebSocketServerConfiguration(
-                    host: configuration.host, port: configuration.port, token: configuration.token,
-                    tls: configuration.tls, maxMessageSize: configuration.maxMessageSize),
+                configuration: serverConfiguration,
                 logger: logger,
                 onSession: { [sessionNumbers, logger] transport in
                     let number = sessionNumbers.next()

@@ -1,4 +1,5 @@
 import Logging
+import RFSProtocol
 import RFSTransport
 import RFSWire
 
@@ -41,6 +42,19 @@ public struct WorkerConfiguration: Sendable {
     /// Imports of one run host answered at a time; more are refused (a host runs arbitrary code
     /// and must not be able to make the daemon hold unbounded work).
     public var maxFetchesPerHost = 64
+    /// Most items in one batch from a client (`JSONRPCPeer.Configuration.maxBatchSize`); a larger
+    /// batch gets one `-32002` error and none of it runs.
+    public var maxBatchSize = JSONRPCPeer.Configuration.defaultMaxBatchSize
+    /// Most requests of one session handled at once, replies not yet sent included
+    /// (`JSONRPCPeer.Configuration.maxRequestsInFlight`); more are answered `-32002` at once.
+    /// With ``maxMessageSize`` it bounds what a session's requests can make the worker hold:
+    /// at most `maxRequestsInFlight × maxMessageSize` of replies.
+    public var maxRequestsInFlight = JSONRPCPeer.Configuration.defaultMaxRequestsInFlight
+    /// Most bytes of one session's outbound messages (replies, run output, fetches) copied for
+    /// its connection and not yet taken by it (`WebSocketServerConfiguration.maxQueuedOutboundBytes`):
+    /// a client that reads slowly or not at all pauses its runs' output (the run host waits in
+    /// `print`) instead of growing the worker's memory.
+    public var maxQueuedOutputBytes = WebSocketSession.defaultMaxQueuedOutboundBytes
     /// The worker node's cache (`--cache-dir`): run hosts keep compiled bytecode of the worker's
     /// own modules (the standard library, `--python-path`) in its `pycache` folder, the clients'
     /// files and their compiled code in its `store`, and runs' materialized trees in `runs`

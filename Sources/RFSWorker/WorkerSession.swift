@@ -35,7 +35,9 @@ final class WorkerSession: Sendable {
             label: "session \(number)",
             configuration: .init(
                 defaultRequestTimeout: environment.configuration.fetchTimeout,
-                maxMessageSize: environment.configuration.maxMessageSize),
+                maxMessageSize: environment.configuration.maxMessageSize,
+                maxBatchSize: environment.configuration.maxBatchSize,
+                maxRequestsInFlight: environment.configuration.maxRequestsInFlight),
             logger: logger,
             send: { [transport] text in try await transport.send(text) }
         )

@@ -312,14 +312,13 @@ struct JSONRPCPeerTests {
         await left.close(reason: "test over")
     }
 
-    @Test("a reply over the size limit is replaced by -32603 saying so")
+    @Test("a reply over the size limit is replaced by -32002 saying so")
     func replySizeLimit() async {
         let wire = WirePeer(configuration: .init(maxMessageSize: 100))
         let source = JSONValue.string(String(repeating: "x", count: 200))
         await wire.peer.register("fetch_module") { _ in source }
-        let replySize = JSONRPCResponse(id: 1, result: source).serialized().utf8.count
         #expect(await wire.exchange(#"{"jsonrpc":"2.0","method":"fetch_module","id":1}"#)
-            == #"{"jsonrpc":"2.0","error":{"code":-32603,"message":"Internal error","data":"reply of \#(replySize) bytes exceeds the message size limit of 100 bytes"},"id":1}"#)
+            == #"{"jsonrpc":"2.0","error":{"code":-32002,"message":"reply exceeds the limit of 100 bytes (max_message_size)"},"id":1}"#)
     }
 
     @Test("an inbound message over the size limit gets -32600 and the session carries on")

@@ -5,8 +5,17 @@ import Foundation
 enum Processes {
     /// Resident set size in bytes (VmRSS), or nil once the process is gone.
     static func residentBytes(_ pid: Int32) -> Int? {
+        statusBytes(pid, field: "VmRSS")
+    }
+
+    /// The most resident memory `pid` ever had (VmHWM, the kernel's high-water mark), in bytes.
+    static func peakResidentBytes(_ pid: Int32) -> Int? {
+        statusBytes(pid, field: "VmHWM")
+    }
+
+    private static func statusBytes(_ pid: Int32, field: String) -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+        for line in status.split(separator: "\n") where line.hasPrefix(field + ":") {
             let kilobytes = line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Int($0) }
             return kilobytes.map { $0 * 1024 }
         }

@@ -31,6 +31,11 @@ actor RawClient {
         try await session.send(text)
     }
 
+    /// The next message from the worker as it came, unparsed; `nil` when the connection closed.
+    func receiveText() async throws -> String? {
+        try await inbox.next()
+    }
+
     /// The next message from the worker, parsed; `nil` when the connection closed.
     func receive() async throws -> JSONValue? {
         guard let text = try await inbox.next() else { return nil }
