@@ -50,6 +50,8 @@ struct JSONRPCPeerLimitsTests {
         // Cancelling one frees its place once its reply is sent.
         await wire.peer.receive(#"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":1}}"#)
         #expect(await wire.outbox.next() == #"{"jsonrpc":"2.0","error":{"code":-32800,"message":"Request cancelled"},"id":1}"#)
+        // The place is given back just after the reply went to the transport.
+        while await wire.peer.repliesOwed > 1 { await Task.yield() }
         #expect(await wire.exchange(#"{"jsonrpc":"2.0","method":"add","id":4}"#) == #"{"jsonrpc":"2.0","result":7,"id":4}"#)
         await wire.peer.close(reason: "test over")
     }

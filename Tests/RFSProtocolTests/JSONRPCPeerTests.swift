@@ -128,7 +128,8 @@ struct JSONRPCPeerTests {
 
     @Test("10,000 concurrent requests all get their own correct result, and no state is left behind")
     func flood() async throws {
-        let (left, right, _) = await Self.makeServedPair()
+        // Correlation under load, not the in-flight limit (JSONRPCPeerLimitsTests): raised here.
+        let (left, right, _) = await Self.makeServedPair(configuration: .init(maxRequestsInFlight: 10_000))
         await right.register("double") { request in
             .int((request.params?[0]?.intValue ?? 0) * 2)
         }
@@ -150,7 +151,7 @@ struct JSONRPCPeerTests {
 
     @Test("floods in both directions at once do not mix up replies")
     func floodBothWays() async throws {
-        let (left, right, _) = await Self.makeServedPair()
+        let (left, right, _) = await Self.makeServedPair(configuration: .init(maxRequestsInFlight: 2_000))
         await left.register("negate") { request in .int(-(request.params?[0]?.intValue ?? 0)) }
         await right.register("negate") { request in .int(-(request.params?[0]?.intValue ?? 0)) }
         try await withThrowingTaskGroup(of: Bool.self) { group in

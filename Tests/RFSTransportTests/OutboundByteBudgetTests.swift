@@ -27,10 +27,11 @@ struct OutboundByteBudgetTests {
             await order.append("second")
         }
         await waitUntilWaiting(budget, 2)
-        // The second would fit after any release, but waits behind the first.
         #expect(budget.bytesInUse == 10)
+        // Now the second would fit (6 + 1) but the first would not (6 + 5): both wait.
         budget.release(4)
-        #expect(budget.waiting == 1)
+        #expect(budget.waiting == 2)
+        #expect(budget.bytesInUse == 6)
         budget.release(6)
         try await first.value
         try await second.value
