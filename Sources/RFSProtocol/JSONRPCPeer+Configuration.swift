@@ -38,6 +38,12 @@ extension JSONRPCPeer {
         /// returns only once the handler has caught up, so a transport that feeds the peer
         /// message by message stops reading (backpressure to the sender) instead of queueing.
         public var maxQueuedNotificationBytes: Int
+        /// Most bytes of replies this peer's handlers hold at once, counted by what they reserve
+        /// with ``JSONRPCPeer/reserveReplyBytes(_:)`` before building a reply, until the reply is
+        /// handed to the transport; default 64 MiB. A handler over it waits (its request stays in
+        /// flight); one reply larger than it goes alone. With ``maxRequestsInFlight`` this bounds
+        /// what the other side can make the peer build: the reserved bytes plus small replies.
+        public var maxReplyBytesHeld: Int
 
         public init(
             defaultRequestTimeout: Duration? = nil,
@@ -46,7 +52,8 @@ extension JSONRPCPeer {
             detailedProtocolErrors: Bool = false,
             maxBatchSize: Int = Configuration.defaultMaxBatchSize,
             maxRequestsInFlight: Int = Configuration.defaultMaxRequestsInFlight,
-            maxQueuedNotificationBytes: Int = Configuration.defaultMaxQueuedNotificationBytes
+            maxQueuedNotificationBytes: Int = Configuration.defaultMaxQueuedNotificationBytes,
+            maxReplyBytesHeld: Int = Configuration.defaultMaxReplyBytesHeld
         ) {
             self.defaultRequestTimeout = defaultRequestTimeout
             self.maxMessageSize = maxMessageSize
@@ -55,10 +62,12 @@ extension JSONRPCPeer {
             self.maxBatchSize = maxBatchSize
             self.maxRequestsInFlight = maxRequestsInFlight
             self.maxQueuedNotificationBytes = maxQueuedNotificationBytes
+            self.maxReplyBytesHeld = maxReplyBytesHeld
         }
 
         public static let defaultMaxBatchSize = 64
         public static let defaultMaxRequestsInFlight = 64
         public static let defaultMaxQueuedNotificationBytes = 8 << 20
+        public static let defaultMaxReplyBytesHeld = 64 << 20
     }
 }

@@ -317,20 +317,26 @@ extension JSONRPCPeer {
         peer: JSONRPCPeer
     ) -> Task<Void, Never> {
         Task {
-            let response = await peer.perform(handler, for: request)
+            let reservation = JSONRPCReplyReservation(budget: peer.replyBudget)
+            let response = await JSONRPCReplyReservation.$current.withValue(reservation) {
+                await peer.perform(handler, for: request)
+            }
             let open = await peer.retire(request.id)
             switch route {
             case .single:
                 if open { await peer.transmit(.single(response)) }
+                reservation.release()
                 await peer.replySettled()
             case .batch(let reply, let index):
                 // Every slot settles, even once the peer is closed, so the batch completes.
-                let settled = reply.settle(index, with: open ? response : nil)
+                // The reservation stays with the batch until its reply is sent.
+                let settled = reply.settle(index, with: open ? response : nil, holding: reservation)
                 if settled.overflowed { RFSMetrics.reject(.replyTooLarge) }
                 // This request's reply is held in the batch until the batch is sent, by
                 // whichever handler finishes last.
                 guard settled.complete else { return }
                 if let text = settled.batchText, await !peer.isClosed { await peer.transmit(.batchText(text)) }
+                for held in settled.reservations { held.release() }
                 await peer.replySettled(settled.handlerCount)
             }
         }

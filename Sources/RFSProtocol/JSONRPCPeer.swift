@@ -54,6 +54,8 @@ public actor JSONRPCPeer {
     let notificationWorker: Task<Void, Never>
     /// Bytes of messages whose notifications are queued; bounds the queue above.
     nonisolated let notificationBacklog: NotificationBacklog
+    /// Bytes of replies the handlers reserved and hold (``reserveReplyBytes(_:)``).
+    nonisolated let replyBudget: ByteBudget
 
     /// The name of the notification that cancels an incoming request (LSP's convention):
     /// `{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":<id>}}`.
@@ -79,6 +81,7 @@ public actor JSONRPCPeer {
         let backlog = NotificationBacklog(limit: configuration.maxQueuedNotificationBytes)
         self.notificationQueue = queue
         self.notificationBacklog = backlog
+        self.replyBudget = ByteBudget(limit: configuration.maxReplyBytesHeld)
         self.notificationWorker = Task {
             for await delivery in deliveries {
                 await delivery.handler(delivery.params)

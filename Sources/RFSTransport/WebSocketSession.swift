@@ -1,4 +1,5 @@
 import NIOCore
+import RFSProtocol
 import NIOWebSocket
 
 /// One WebSocket connection carrying text messages; the same type on the server and the client.
@@ -15,7 +16,7 @@ public final class WebSocketSession: Sendable {
     private let connection: WebSocketConnectionState
     private let maxMessageSize: Int
     /// Bounds the bytes of outbound messages between `send` and the channel (see ``send(_:)``).
-    private let outboundBudget: OutboundByteBudget
+    private let outboundBudget: ByteBudget
 
     /// Default of `maxQueuedOutboundBytes` in the server's and the client's configuration: 8 MiB.
     public static let defaultMaxQueuedOutboundBytes = 8 << 20
@@ -33,7 +34,7 @@ public final class WebSocketSession: Sendable {
         self.outbound = outbound
         self.connection = connection
         self.maxMessageSize = maxMessageSize
-        self.outboundBudget = OutboundByteBudget(limit: maxQueuedOutboundBytes)
+        self.outboundBudget = ByteBudget(limit: maxQueuedOutboundBytes)
     }
 
     /// A session nobody holds any more is closed with 1001 rather than leaking its connection.

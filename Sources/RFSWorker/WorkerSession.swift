@@ -67,7 +67,11 @@ final class WorkerSession: Sendable {
             try Self.initialize(request.params, environment: environment).json
         }
         await peer.register(WireMethod.requestPluginInfo) { [environment] _ in
-            PluginInfoResult(fullNames: environment.executor.currentContext.topLevelNames.sorted()).json
+            // The context's names can be as large as a message: a burst of these must not make
+            // the session hold one copy each (JSONRPCPeer.Configuration.maxReplyBytesHeld).
+            let names = environment.executor.currentContext.topLevelNames.sorted()
+            try await JSONRPCPeer.reserveReplyBytes(names.reduce(16) { $0 + $1.utf8.count + 3 })
+            return PluginInfoResult(fullNames: names).json
         }
         await peer.register(WireMethod.setConnectionID) { [weak self] request in
             guard let self else { throw JSONRPCError.internalError("session closed") }

@@ -137,6 +137,45 @@ struct JSONRPCPeerLimitsTests {
         // The second message was read only once the first one's handler had finished.
         #expect(await events.values == ["pulled 1", "handled 1", "pulled 2"])
     }
+
+    @Test("a handler's reply reservation waits while the session holds max_reply_bytes_held, until the held reply is sent")
+    func replyBytesHeld() async throws {
+        let wire = WirePeer(configuration: .init(maxReplyBytesHeld: 100))
+        let events = Recorder<String>()
+        let firstHolds = Signal()
+        await wire.peer.register("build") { request in
+            try await JSONRPCPeer.reserveReplyBytes(60)
+            let id = request.id.description
+            await events.append("building \(id)")
+            if id == "1" {
+                await firstHolds.fire()
+                try await suspendUntilCancelled()
+            }
+            return .string(id)
+        }
+        await wire.peer.receive(#"{"jsonrpc":"2.0","method":"build","id":1}"#)
+        await firstHolds.wait()
+        await wire.peer.receive(#"{"jsonrpc":"2.0","method":"build","id":2}"#)
+        // 60 + 60 > 100: the second waits for room before it builds anything.
+        while wire.peer.replyBudget.waiting < 1 { await Task.yield() }
+        #expect(await events.values == ["building 1"])
+        // The first reply goes out (cancelled), its reservation is given back, the second builds.
+        await wire.peer.receive(#"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":1}}"#)
+        #expect(await wire.outbox.next() == #"{"jsonrpc":"2.0","error":{"code":-32800,"message":"Request cancelled"},"id":1}"#)
+        #expect(await wire.outbox.next() == #"{"jsonrpc":"2.0","result":"2","id":2}"#)
+        #expect(await events.values == ["building 1", "building 2"])
+        await wire.peer.waitUntilIdle()
+        #expect(wire.peer.replyBudget.bytesInUse == 0)
+
+        // One reply larger than the whole budget still goes, alone.
+        await wire.peer.register("huge") { _ in
+            try await JSONRPCPeer.reserveReplyBytes(1_000)
+            return "ok"
+        }
+        #expect(await wire.exchange(#"{"jsonrpc":"2.0","method":"huge","id":3}"#) == #"{"jsonrpc":"2.0","result":"ok","id":3}"#)
+        await wire.peer.waitUntilIdle()
+        #expect(wire.peer.replyBudget.bytesInUse == 0)
+    }
 }
 
 /// Inbound messages for ``JSONRPCPeer/run(inbound:)`` that record each time the peer asks for

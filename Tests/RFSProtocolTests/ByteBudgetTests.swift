@@ -1,22 +1,22 @@
 import Testing
-@testable import RFSTransport
+import RFSProtocol
 
-/// The per-session bound on outbound bytes between `WebSocketSession.send` and the channel.
+/// The bound on bytes held at once: outbound messages of a WebSocket session, replies a JSON-RPC peer builds.
 @Suite(.timeLimit(.minutes(1)))
-struct OutboundByteBudgetTests {
+struct ByteBudgetTests {
     /// Waits until `count` senders are queued: they enqueue on their own tasks.
-    private func waitUntilWaiting(_ budget: OutboundByteBudget, _ count: Int) async {
+    private func waitUntilWaiting(_ budget: ByteBudget, _ count: Int) async {
         while budget.waiting < count { await Task.yield() }
     }
 
     @Test("senders over the limit wait, and are let in in arrival order as bytes are released")
     func waitsInOrder() async throws {
-        let budget = OutboundByteBudget(limit: 10)
+        let budget = ByteBudget(limit: 10)
         try await budget.acquire(6)
         try await budget.acquire(4)
         #expect(budget.bytesInUse == 10)
 
-        let order = Recorder()
+        let order = Recorder<String>()
         let first = Task {
             try await budget.acquire(5)
             await order.append("first")
@@ -41,7 +41,7 @@ struct OutboundByteBudgetTests {
 
     @Test("a message larger than the limit goes alone, once nothing else is queued")
     func oversizedGoesAlone() async throws {
-        let budget = OutboundByteBudget(limit: 10)
+        let budget = ByteBudget(limit: 10)
         try await budget.acquire(3)
         let big = Task { try await budget.acquire(100) }
         await waitUntilWaiting(budget, 1)
@@ -52,7 +52,7 @@ struct OutboundByteBudgetTests {
 
     @Test("a cancelled sender leaves the queue and lets the ones behind it in")
     func cancelledWaiter() async throws {
-        let budget = OutboundByteBudget(limit: 10)
+        let budget = ByteBudget(limit: 10)
         try await budget.acquire(8)
         let blocked = Task { try await budget.acquire(5) }
         await waitUntilWaiting(budget, 1)
@@ -63,9 +63,4 @@ struct OutboundByteBudgetTests {
         try await small.value
         #expect(budget.bytesInUse == 10)
     }
-}
-
-private actor Recorder {
-    private(set) var values: [String] = []
-    func append(_ value: String) { values.append(value) }
 }

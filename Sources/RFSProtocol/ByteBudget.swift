@@ -1,18 +1,23 @@
-import NIOConcurrencyHelpers
+import Synchronization
 
-/// Bytes a session's senders may have on their way to the connection at once (copied into a
-/// buffer and waiting for the peer to read), in FIFO order.
+/// A number of bytes that tasks take before they hold that much memory and give back when they
+/// no longer do, waiting in FIFO order when it is used up: how a session bounds what the other
+/// side can make it hold.
 ///
-/// `WebSocketSession.send` takes a message's size before it copies the message into a buffer
-/// for the channel, and gives it back once the channel has taken the message (the channel
-/// takes it only while it is writable, i.e. while fewer than its high watermark of bytes wait
-/// for the socket). So the transport's own copies of a session's outbound messages stay under
-/// ``limit`` plus the channel's watermark, however many tasks send at once and however slow the
-/// peer is; a message larger than the limit is let through alone, when nothing else is queued.
+/// Two users, one per layer:
+/// - `WebSocketSession.send` takes a message's size before it copies the message into a buffer
+///   for the channel, and gives it back once the channel has taken it, so the transport's copies
+///   of a session's outbound messages stay under ``limit`` plus the channel's watermark however
+///   many tasks send at once and however slow the peer is;
+/// - ``JSONRPCPeer`` handlers reserve the size of the reply they are about to build
+///   (``JSONRPCPeer/reserveReplyBytes(_:)``), held until the reply is handed to the transport.
 ///
-/// Concurrency: a lock (`NIOLockedValueBox`) guards the state; ``acquire(_:)`` suspends,
-/// ``release(_:)`` may be called from anywhere.
-final class OutboundByteBudget: Sendable {
+/// A request larger than the limit is let through alone, when nothing else is held, so one
+/// large message is slow rather than impossible.
+///
+/// Concurrency: a `Mutex` guards the state; ``acquire(_:)`` suspends, ``release(_:)`` may be
+/// called from anywhere.
+public final class ByteBudget: Sendable {
     private struct Waiter {
         let id: UInt64
         let bytes: Int
@@ -31,31 +36,31 @@ final class OutboundByteBudget: Sendable {
     }
 
     /// Most bytes taken at once (one larger message may be taken alone).
-    let limit: Int
-    private let state: NIOLockedValueBox<State>
+    public let limit: Int
+    private let state: Mutex<State>
 
-    init(limit: Int) {
+    public init(limit: Int) {
         self.limit = limit
-        self.state = NIOLockedValueBox(State())
+        self.state = Mutex(State())
     }
 
     /// Bytes taken now.
-    var bytesInUse: Int { state.withLockedValue { $0.inUse } }
+    public var bytesInUse: Int { state.withLock { $0.inUse } }
 
     /// Senders waiting for room.
-    var waiting: Int { state.withLockedValue { $0.waiters.count } }
+    public var waiting: Int { state.withLock { $0.waiters.count } }
 
     /// Takes `bytes`, waiting (in arrival order) until they fit.
     ///
     /// - Throws: `CancellationError` when the task is cancelled while waiting.
-    func acquire(_ bytes: Int) async throws {
-        let id = state.withLockedValue { state -> UInt64 in
+    public func acquire(_ bytes: Int) async throws {
+        let id = state.withLock { state -> UInt64 in
             defer { state.nextID += 1 }
             return state.nextID
         }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let granted = state.withLockedValue { state -> Bool in
+                let granted = state.withLock { state -> Bool in
                     if state.waiters.isEmpty, state.admits(bytes, limit: limit) {
                         state.inUse += bytes
                         return true
@@ -66,7 +71,7 @@ final class OutboundByteBudget: Sendable {
                 if granted { continuation.resume() }
             }
         } onCancel: {
-            let removed = state.withLockedValue { state -> Waiter? in
+            let removed = state.withLock { state -> Waiter? in
                 guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
                 return state.waiters.remove(at: index)
             }
@@ -77,13 +82,13 @@ final class OutboundByteBudget: Sendable {
     }
 
     /// Gives back `bytes` taken by ``acquire(_:)`` and lets waiting senders in.
-    func release(_ bytes: Int) {
-        state.withLockedValue { $0.inUse -= bytes }
+    public func release(_ bytes: Int) {
+        state.withLock { $0.inUse -= bytes }
         resumeAdmitted()
     }
 
     private func resumeAdmitted() {
-        let admitted = state.withLockedValue { state -> [Waiter] in
+        let admitted = state.withLock { state -> [Waiter] in
             var admitted: [Waiter] = []
             while let first = state.waiters.first, state.admits(first.bytes, limit: limit) {
                 state.inUse += first.bytes
