@@ -14,6 +14,13 @@ public struct WebSocketClientConfiguration: Sendable {
     public var connectTimeout: Duration
     /// How long to wait for the server's close frame after sending ours.
     public var closeTimeout: Duration
+    /// How often the client pings the server; `nil` disables keepalive. Default 30 s, as the
+    /// server's: without it a client never notices a frozen server (SIGSTOP, a dead link).
+    public var pingInterval: Duration?
+    /// A server whose ping has gone unanswered this long, with nothing else received either, is
+    /// dropped (checked at each ping, so within `pongTimeout + pingInterval`); the session's
+    /// close status then carries ``WebSocketCloseStatus/silence``. Default 20 s.
+    public var pongTimeout: Duration
 
     public init(
         url: String,
@@ -21,7 +28,9 @@ public struct WebSocketClientConfiguration: Sendable {
         caFile: String? = nil,
         maxMessageSize: Int = 64 << 20,
         connectTimeout: Duration = .seconds(10),
-        closeTimeout: Duration = .seconds(5)
+        closeTimeout: Duration = .seconds(5),
+        pingInterval: Duration? = .seconds(30),
+        pongTimeout: Duration = .seconds(20)
     ) {
         self.url = url
         self.token = token
@@ -29,5 +38,7 @@ public struct WebSocketClientConfiguration: Sendable {
         self.maxMessageSize = maxMessageSize
         self.connectTimeout = connectTimeout
         self.closeTimeout = closeTimeout
+        self.pingInterval = pingInterval
+        self.pongTimeout = pongTimeout
     }
 }

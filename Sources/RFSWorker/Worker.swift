@@ -71,7 +71,8 @@ public actor Worker: Service {
             server = try await WebSocketServer.bind(
                 configuration: WebSocketServerConfiguration(
                     host: configuration.host, port: configuration.port, token: configuration.token,
-                    tls: configuration.tls, maxMessageSize: configuration.maxMessageSize),
+                    tls: configuration.tls, maxMessageSize: configuration.maxMessageSize,
+                    pingInterval: configuration.pingInterval, pongTimeout: configuration.pongTimeout),
                 logger: logger,
                 onSession: { [sessionNumbers, logger] transport in
                     let number = sessionNumbers.next()

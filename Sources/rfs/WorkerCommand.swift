@@ -80,6 +80,8 @@ struct WorkerCommand: AsyncParsableCommand {
     @Flag(help: "Child-worker mode for `rfs run` (needs the handshake environment).")
     var handshake = false
 
+    @OptionGroup var keepalive: KeepaliveOptions
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -101,6 +103,8 @@ struct WorkerCommand: AsyncParsableCommand {
             refillWarmHosts: !handshake || warmHosts != nil, hostExecutable: Executable.path, pythonPath: pythonPath,
             pythonVersion: PythonInterpreter.linkedVersion, hostLogLevel: logger.logLevel, cacheDirectory: cacheDirectory)
         configuration.cacheSize = cacheSize.bytes
+        configuration.pingInterval = keepalive.pingInterval.duration
+        configuration.pongTimeout = keepalive.pongTimeout.duration
         if handshake {
             if let refusal = ChildHandshake.refusal(environment: ProcessInfo.processInfo.environment) {
                 throw Console.fail(refusal, exitCode: 1)
