@@ -59,9 +59,9 @@ public struct ModuleIndexError: Error, Sendable, Hashable, CustomStringConvertib
 extension ModuleIndexError {
     /// `tooLarge` for the file at `path`: `size` bytes over `limit`.
     static func tooLarge(path: String, size: Int64, limit: Int64) -> ModuleIndexError {
-        ModuleIndexError(
-            kind: .tooLarge, path: path,
-            detail: "\(ByteCount.text(size)) (\(size) bytes) is over the per-file limit of \(ByteCount.text(limit))",
+        let sizeText = size >= 1024 ? "\(ByteCount.text(size)) (\(size) bytes)" : ByteCount.text(size)
+        return ModuleIndexError(
+            kind: .tooLarge, path: path, detail: "\(sizeText) is over the per-file limit of \(ByteCount.text(limit))",
             problem: .tooLarge(size: size, limit: limit))
     }
 }

@@ -330,7 +330,7 @@ def _refuse_withheld(fullname: str, root: Root, entry: Entry) -> None:
     over its per-file limit (``--max-file-size``); importing it must say so, not "No module"."""
     path = root.client_path(entry.rel)
     raise ImportError(
-        f"cannot import {fullname!r}: {path} ({_size_text(entry.size)}) is over the client's "
+        f"cannot import {fullname!r}: {path} is {_size_text(entry.size)}, over the client's "
         "per-file limit (--max-file-size); the client does not serve it",
         name=fullname,
         path=path,
