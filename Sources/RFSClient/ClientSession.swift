@@ -56,7 +56,7 @@ public final class ClientSession: Sendable {
     private let treeState = Mutex<(snapshots: Int, registered: Bool)>((0, false))
     /// Why the connection ended, when that is worth more than "the peer closed": set by the
     /// reader before it closes the peer, so a request failing with `closed` finds it.
-    private let failure = Mutex<ClientError?>(nil)
+    private let failure = ConnectionFailure()
 
     private init(endpoint: WorkerEndpoint, transport: WebSocketSession, peer: JSONRPCPeer, logger: Logger) {
         self.endpoint = endpoint
@@ -86,7 +86,7 @@ public final class ClientSession: Sendable {
             } catch {
                 if case WebSocketTransportError.closed(_, let status?) = error, let silence = status.silence {
                     let silent = ClientError.workerStoppedAnswering(url: endpoint.url, silence: silence)
-                    failure.withLock { $0 = silent }
+                    failure.record(silent)
                     logger.debug("\(silent)")
                 }
                 await peer.close(reason: "connection closed: \(error)")
@@ -96,7 +96,7 @@ public final class ClientSession: Sendable {
 
     /// `error`, or the reason the connection ended when the request failed because it did.
     private func explained(_ error: any Error) -> any Error {
-        guard case JSONRPCPeerError.closed = error, let failure = failure.withLock({ $0 }) else { return error }
+        guard case JSONRPCPeerError.closed = error, let failure = failure.error else { return error }
         return failure
     }
 
@@ -197,7 +197,8 @@ public final class ClientSession: Sendable {
             do {
                 found = try await NIOThreadPool.singleton.runIfActive { try sources.lookup(name, prefetching: limits) }
             } catch let error as ModuleIndexError {
-                logger.warning("fetch failed", metadata: ["module": "\(name)", "error": "\(error)"])
+                // The script's ImportError says this; `rfs serve` logs it at its default level.
+                logger.info("fetch failed", metadata: ["module": "\(name)", "error": "\(error)"])
                 throw Self.sourceUnavailable(error)
             } catch {
                 logger.warning("fetch failed", metadata: ["module": "\(name)", "error": "\(error)"])
@@ -230,7 +231,7 @@ public final class ClientSession: Sendable {
             data["reason"] = "too_large"
             data["size"] = .int(size)
             data["limit"] = .int(limit)
-            message = "cannot import \(error.path): \(error.detail) (--max-file-size)"
+            message = "cannot import \(error.path): \(error.detail); raise --max-file-size to serve it"
         case nil:
             data["reason"] = "unreadable"
             message = "cannot read \(error.description)"
@@ -307,7 +308,7 @@ public final class ClientSession: Sendable {
     ///   on a silent worker; any other end (the worker closed, the connection dropped) returns.
     public func waitUntilClosed() async throws {
         await reader.value
-        if let failure = failure.withLock({ $0 }) { throw failure }
+        if let failure = failure.error { throw failure }
     }
 
     public func close() async {
@@ -333,5 +334,19 @@ final class OutputHandlerSlot: Sendable {
 
     var handler: (@Sendable (OutputStreamKind, String) async -> Void)? {
         box.withLock { $0 }?.handler
+    }
+}
+
+/// Why the session's connection ended, when that says more than "closed" (a silent worker).
+/// Written once by the reader task before it closes the peer; read by whoever sees `closed`.
+final class ConnectionFailure: Sendable {
+    private let value = Mutex<ClientError?>(nil)
+
+    func record(_ error: ClientError) {
+        value.withLock { $0 = error }
+    }
+
+    var error: ClientError? {
+        value.withLock { $0 }
     }
 }

@@ -59,9 +59,9 @@ public struct ModuleIndexError: Error, Sendable, Hashable, CustomStringConvertib
 extension ModuleIndexError {
     /// `tooLarge` for the file at `path`: `size` bytes over `limit`.
     static func tooLarge(path: String, size: Int64, limit: Int64) -> ModuleIndexError {
-        let sizeText = size >= 1024 ? "\(ByteCount.text(size)) (\(size) bytes)" : ByteCount.text(size)
+        func text(_ bytes: Int64) -> String { bytes >= 1024 ? "\(bytes) bytes (\(ByteCount.text(bytes)))" : "\(bytes) bytes" }
         return ModuleIndexError(
-            kind: .tooLarge, path: path, detail: "\(sizeText) is over the per-file limit of \(ByteCount.text(limit))",
+            kind: .tooLarge, path: path, detail: "\(text(size)) is over the per-file limit of \(text(limit))",
             problem: .tooLarge(size: size, limit: limit))
     }
 }

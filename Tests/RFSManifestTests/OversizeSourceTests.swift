@@ -54,14 +54,14 @@ struct OversizeSourceTests {
     @Test("a worker asking for max_bytes far over the client's reply cap gets at most the cap")
     func replyCap() throws {
         let tree = try TemporaryTree([:])
-        try tree.write("data.bin", bytes: [UInt8](repeating: 7, count: 300_000))
+        try tree.write("pkg/data.bin", bytes: [UInt8](repeating: 7, count: 300_000))
         try tree.write("pkg/__init__.py", bytes: Array("".utf8))
         let built = try ManifestBuilder(
             roots: [ManifestRoot(index: ModuleIndex(root: tree.root), kind: .source)], cache: HashCache(path: nil)
         ).build(snapshot: "c1-1")
         let server = TreeServer(maxReplyBytes: 64 << 10)
         server.add(TreeSnapshot(built))
-        let entry = try #require(built.manifest.roots[0].files.firstIndex { $0.path == "data.bin" })
+        let entry = try #require(built.manifest.roots[0].files.firstIndex { $0.path == "pkg/data.bin" })
         let result = try server.read(TreeReadParams(snapshot: "c1-1", entries: [.init(index: entry)], maxBytes: 1 << 40))
         let blob = try #require(result.blobs.first)
         #expect(blob.more)

@@ -96,7 +96,7 @@ struct SourceDecodingTests {
         #expect(throws: ModuleIndexError.self) { try decode([0xED, 0xA0, 0x80]) }  // a surrogate
         #expect(throws: ModuleIndexError.self) { try decode([0xC0, 0x80]) }  // overlong
         let truncated = #expect(throws: ModuleIndexError.self) { try decode([0x61, 0xE2, 0x82]) }
-        #expect(truncated?.detail.hasSuffix("unexpected end of data") == true)
+        #expect(truncated?.detail.hasSuffix("unexpected end of data)") == true)
     }
 
     @Test("an unknown encoding is an error naming the file and the encoding")

@@ -47,7 +47,7 @@ struct SourceSizeLimitTests {
         // Reading (and decoding) 1 GiB takes seconds and gigabytes; a refusal takes microseconds.
         #expect(ContinuousClock.now - started < .seconds(1))
         #expect(error?.problem == .tooLarge(size: 1 << 30, limit: ModuleIndex.defaultMaxFileBytes))
-        #expect(error?.detail == "1 GiB (1073741824 bytes) is over the per-file limit of 32 MiB")
+        #expect(error?.detail == "1073741824 bytes (1 GiB) is over the per-file limit of 33554432 bytes (32 MiB)")
     }
 
     @Test("prefetching skips a module over the limit and goes on with the others")
