@@ -42,7 +42,7 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("max-tree-size"),
-        help: "Most bytes of files the run's tree may hold (K, M, G suffixes; default 1G).")
+        help: "Most bytes of files the run's tree may hold (K, M, G suffixes).")
     var maxTreeSize: ByteSize = ByteSize(bytes: ManifestBuilder.defaultMaxTreeBytes)
 
     @Argument(help: "The Python script to run.")

@@ -52,7 +52,7 @@ struct KeepaliveOptions: ParsableArguments {
 struct FileSizeOptions: ParsableArguments {
     @Option(
         name: .customLong("max-file-size"),
-        help: "Largest Python source file served, e.g. 64M (K, M, G suffixes; default 32M). A bigger one is never read: importing it fails with an ImportError naming the file, its size and the limit.")
+        help: "Largest Python source file served, e.g. 64M (K, M, G suffixes). A bigger one is never read: importing it fails with an ImportError naming the file, its size and the limit.")
     var maxFileSize = ByteSize(bytes: ModuleIndex.defaultMaxFileBytes)
 }
 
@@ -168,5 +168,14 @@ struct ByteSize: ExpressibleByArgument, Sendable {
         let product = number * Double(multiplier)
         guard product < Double(Int64.max) else { return nil }
         bytes = Int64(product)
+    }
+
+    /// `--help`'s "(default: 32M)": the largest unit that divides the value exactly.
+    var defaultValueDescription: String {
+        for (unit, size) in [("T", Int64(1) << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)]
+        where bytes >= size && bytes % size == 0 {
+            return "\(bytes / size)\(unit)"
+        }
+        return "\(bytes)"
     }
 }

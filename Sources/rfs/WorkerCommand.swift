@@ -71,7 +71,7 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("cache-size"),
-        help: "The most the cache's store of clients' files and compiled code may hold, e.g. 512MiB (default: 2GiB); least recently used entries go first.")
+        help: "The most the cache's store of clients' files and compiled code may hold, e.g. 512MiB; least recently used entries go first.")
     var cacheSize = ByteSize(bytes: WorkerConfiguration.defaultCacheSize)
 
     @Option(name: .customLong("python-path"), help: "Extra sys.path entry on the worker (repeatable).")
