@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOPosix
 import RFSModuleIndex
 import RFSProtocol
 import RFSTransport
@@ -19,12 +20,21 @@ public struct WorkerEndpoint: Sendable {
     public var maxRequestsInFlight = JSONRPCPeer.Configuration.defaultMaxRequestsInFlight
     /// Most bytes of outbound messages copied for the connection and not yet taken by it.
     public var maxQueuedOutboundBytes = WebSocketSession.defaultMaxQueuedOutboundBytes
+    /// Keepalive (`--ping-interval`, `--pong-timeout`): a worker that answers nothing, not even
+    /// a ping, for the pong timeout is given up on (``ClientError/workerStoppedAnswering(url:silence:)``).
+    public var pingInterval: Duration?
+    public var pongTimeout: Duration
 
-    public init(url: String, token: String?, caFile: String? = nil, maxMessageSize: Int = 64 << 20) {
+    public init(
+        url: String, token: String?, caFile: String? = nil, maxMessageSize: Int = 64 << 20,
+        pingInterval: Duration? = .seconds(30), pongTimeout: Duration = .seconds(20)
+    ) {
         self.url = url
         self.token = token
         self.caFile = caFile
         self.maxMessageSize = maxMessageSize
+        self.pingInterval = pingInterval
+        self.pongTimeout = pongTimeout
     }
 }
 
@@ -32,7 +42,8 @@ public struct WorkerEndpoint: Sendable {
 /// run's output, and sends `run`, `request_plugin_info` and friends.
 ///
 /// The JSON-RPC peer (an actor) owns request state; the reader task feeds it the socket's
-/// messages until the connection closes.
+/// messages until the connection closes. Source files are read on `NIOThreadPool.singleton`
+/// (the same pool ``TreeServer`` uses), never on the cooperative pool or an event loop.
 public final class ClientSession: Sendable {
     public let endpoint: WorkerEndpoint
     private let transport: WebSocketSession
@@ -50,14 +61,18 @@ public final class ClientSession: Sendable {
     private let trees: TreeServer
     /// Snapshots named so far (for unique ids) and whether `tree/read` is registered.
     private let treeState = Mutex<(snapshots: Int, registered: Bool)>((0, false))
+    /// Why the connection ended, when that is worth more than "the peer closed": set by the
+    /// reader before it closes the peer, so a request failing with `closed` finds it.
+    private let failure = ConnectionFailure()
 
     private init(endpoint: WorkerEndpoint, transport: WebSocketSession, peer: JSONRPCPeer, logger: Logger) {
         self.endpoint = endpoint
         self.transport = transport
         self.peer = peer
         self.logger = logger
-        self.trees = TreeServer(logger: logger)
+        self.trees = TreeServer(maxReplyBytes: TreeOffer(maxMessageSize: endpoint.maxMessageSize).maxReplyBytes, logger: logger)
         let handler = outputHandler
+        let failure = self.failure
         reader = Task {
             // Output is delivered here, inline: the next message is read only once the handler
             // has taken the text, so a slow consumer of the output slows the run (through the
@@ -76,9 +91,20 @@ public final class ClientSession: Sendable {
                 }
                 await peer.close(reason: "connection closed")
             } catch {
+                if case WebSocketTransportError.closed(_, let status?) = error, let silence = status.silence {
+                    let silent = ClientError.workerStoppedAnswering(url: endpoint.url, silence: silence)
+                    failure.record(silent)
+                    logger.debug("\(silent)")
+                }
                 await peer.close(reason: "connection closed: \(error)")
             }
         }
+    }
+
+    /// `error`, or the reason the connection ended when the request failed because it did.
+    private func explained(_ error: any Error) -> any Error {
+        guard case JSONRPCPeerError.closed = error, let failure = failure.error else { return error }
+        return failure
     }
 
     /// Connects and performs `initialize`. Errors read like `401: token rejected by ws://…`.
@@ -86,7 +112,8 @@ public final class ClientSession: Sendable {
         let transport: WebSocketSession
         do {
             var configuration = WebSocketClientConfiguration(
-                url: endpoint.url, token: endpoint.token, caFile: endpoint.caFile, maxMessageSize: endpoint.maxMessageSize)
+                url: endpoint.url, token: endpoint.token, caFile: endpoint.caFile, maxMessageSize: endpoint.maxMessageSize,
+                pingInterval: endpoint.pingInterval, pongTimeout: endpoint.pongTimeout)
             configuration.maxQueuedOutboundBytes = endpoint.maxQueuedOutboundBytes
             transport = try await WebSocketClient.connect(configuration: configuration, logger: logger)
         } catch {
@@ -100,10 +127,15 @@ public final class ClientSession: Sendable {
             logger: logger,
             send: { text in try await transport.send(text) })
         let session = ClientSession(endpoint: endpoint, transport: transport, peer: peer, logger: logger)
-        let reply = try await session.peer.request(
-            WireMethod.initialize,
-            params: InitializeParams(clientName: "rfs", clientVersion: RFSVersion.current).json,
-            timeout: .seconds(30))
+        let reply: JSONValue
+        do {
+            reply = try await session.peer.request(
+                WireMethod.initialize,
+                params: InitializeParams(clientName: "rfs", clientVersion: RFSVersion.current).json,
+                timeout: .seconds(30))
+        } catch {
+            throw session.explained(error)
+        }
         let result: InitializeResult
         do {
             result = try InitializeResult(json: reply)
@@ -159,7 +191,10 @@ public final class ClientSession: Sendable {
     ///
     /// A package's reply also carries the modules below it (`"prefetched"`), within `prefetch`
     /// and what the worker offered in `initialize`; a worker that offered nothing gets the plain
-    /// DESIGN.md §3 reply.
+    /// DESIGN.md §3 reply. Files are read on `NIOThreadPool.singleton`. A module whose source
+    /// cannot be served (undecodable, over `--max-file-size`, unreadable) is answered with
+    /// ``FetchModuleFailure/sourceUnavailableCode`` and a message naming the file, which the
+    /// worker's finder raises as the script's ImportError.
     public func serve(_ sources: SourceSet, prefetch: PrefetchLimits = .default) async {
         let logger = self.logger
         let limits = prefetch.clamped(to: prefetchOffered)
@@ -168,7 +203,11 @@ public final class ClientSession: Sendable {
             let start = ContinuousClock.now
             let found: ModuleLookup?
             do {
-                found = try sources.lookup(name, prefetching: limits)
+                found = try await NIOThreadPool.singleton.runIfActive { try sources.lookup(name, prefetching: limits) }
+            } catch let error as ModuleIndexError {
+                // The script's ImportError says this; `rfs serve` logs it at its default level.
+                logger.info("fetch failed", metadata: ["module": "\(name)", "error": "\(error)"])
+                throw Self.sourceUnavailable(error)
             } catch {
                 logger.warning("fetch failed", metadata: ["module": "\(name)", "error": "\(error)"])
                 throw JSONRPCError.internalError("fetch_module \(name): \(error)")
@@ -185,6 +224,29 @@ public final class ClientSession: Sendable {
         }
     }
 
+    /// The `fetch_module` error for a module whose source cannot be served; its message is what
+    /// the script's ImportError says.
+    static func sourceUnavailable(_ error: ModuleIndexError) -> JSONRPCError {
+        var data: [String: JSONValue] = ["path": .string(error.path)]
+        let message: String
+        switch error.problem {
+        case .undecodable(let line, let encoding)?:
+            data["reason"] = "undecodable"
+            data["line"] = .int(Int64(line))
+            data["encoding"] = .string(encoding)
+            message = error.description
+        case .tooLarge(let size, let limit)?:
+            data["reason"] = "too_large"
+            data["size"] = .int(size)
+            data["limit"] = .int(limit)
+            message = "cannot import \(error.path): \(error.detail); raise --max-file-size to serve it"
+        case nil:
+            data["reason"] = "unreadable"
+            message = "cannot read \(error.description)"
+        }
+        return FetchModuleFailure.sourceUnavailable(message: message, data: data)
+    }
+
     /// Delivers `output` notifications (the run's stdout/stderr) to `handler` as they arrive, in
     /// order; the session reads nothing else while the handler runs (see the reader).
     public func onOutput(_ handler: @escaping @Sendable (_ stream: OutputStreamKind, _ text: String) async -> Void) async {
@@ -196,12 +258,21 @@ public final class ClientSession: Sendable {
     }
 
     public func setConnectionID(_ id: String) async throws {
-        _ = try await peer.request(WireMethod.setConnectionID, params: SetConnectionIDParams(id: id).json, timeout: .seconds(30))
+        do {
+            _ = try await peer.request(WireMethod.setConnectionID, params: SetConnectionIDParams(id: id).json, timeout: .seconds(30))
+        } catch {
+            throw explained(error)
+        }
     }
 
     /// Top-level names of the worker's current execution context.
     public func pluginInfo() async throws -> [String] {
-        let reply = try await peer.request(WireMethod.requestPluginInfo, params: .object([:]), timeout: .seconds(30))
+        let reply: JSONValue
+        do {
+            reply = try await peer.request(WireMethod.requestPluginInfo, params: .object([:]), timeout: .seconds(30))
+        } catch {
+            throw explained(error)
+        }
         do {
             return try PluginInfoResult(json: reply).fullNames
         } catch {
@@ -229,6 +300,8 @@ public final class ClientSession: Sendable {
             return .cancelled
         } catch is CancellationError {
             return .cancelled
+        } catch {
+            throw explained(error)
         }
         do {
             return .finished(try RunResult(json: reply))
@@ -237,9 +310,13 @@ public final class ClientSession: Sendable {
         }
     }
 
-    /// Waits until the worker closes the connection (for `rfs serve`).
-    public func waitUntilClosed() async {
+    /// Waits until the connection ends (for `rfs serve`).
+    ///
+    /// - Throws: ``ClientError/workerStoppedAnswering(url:silence:)`` when the keepalive gave up
+    ///   on a silent worker; any other end (the worker closed, the connection dropped) returns.
+    public func waitUntilClosed() async throws {
         await reader.value
+        if let failure = failure.error { throw failure }
     }
 
     public func close() async {
@@ -265,5 +342,19 @@ final class OutputHandlerSlot: Sendable {
 
     var handler: (@Sendable (OutputStreamKind, String) async -> Void)? {
         box.withLock { $0 }?.handler
+    }
+}
+
+/// Why the session's connection ended, when that says more than "closed" (a silent worker).
+/// Written once by the reader task before it closes the peer; read by whoever sees `closed`.
+final class ConnectionFailure: Sendable {
+    private let value = Mutex<ClientError?>(nil)
+
+    func record(_ error: ClientError) {
+        value.withLock { $0 = error }
+    }
+
+    var error: ClientError? {
+        value.withLock { $0 }
     }
 }

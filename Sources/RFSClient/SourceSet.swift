@@ -11,8 +11,10 @@ public struct SourceSet: Sendable {
         self.indexes = indexes
     }
 
-    public init(directories: [String], excludes: [String] = []) throws {
-        indexes = try directories.map { try ModuleIndex(root: $0, excludes: excludes) }
+    /// `maxFileBytes`: the largest source file served (`--max-file-size`); see
+    /// ``ModuleIndex/maxFileBytes``.
+    public init(directories: [String], excludes: [String] = [], maxFileBytes: Int64 = ModuleIndex.defaultMaxFileBytes) throws {
+        indexes = try directories.map { try ModuleIndex(root: $0, excludes: excludes, maxFileBytes: maxFileBytes) }
     }
 
     /// The top-level names announced in the run's execution context.
@@ -34,6 +36,8 @@ public struct SourceSet: Sendable {
 
     /// The spec for `name` from the first folder that has it and, when it is a package, the
     /// modules below it in that folder within `limits` (see ``ModuleIndex/descendants(of:limits:)``).
+    /// Synchronous file I/O: callers run it on a thread pool (``ClientSession`` uses
+    /// `NIOThreadPool.singleton`), never on an event loop or the cooperative pool.
     ///
     /// Every folder before the one that serves a package lacks the package's name, hence every
     /// name below it: each prefetched spec is what ``lookup(_:)`` would answer for its name.

@@ -23,8 +23,13 @@ public final class TreeServer: Sendable {
 
     private let snapshots = Mutex<[TreeSnapshot]>([])
     private let logger: Logger
+    /// The most one reply carries (bytes of blob strings), whatever `max_bytes` the worker asks
+    /// for: what one `tree/read` may cost the client is bounded by this, not by the worker.
+    public let maxReplyBytes: Int
 
-    public init(logger: Logger = Logger(label: "rfs.tree")) {
+    /// `maxReplyBytes` defaults to what the worker itself offers with a 64 MiB message limit.
+    public init(maxReplyBytes: Int = TreeOffer(maxMessageSize: 64 << 20).maxReplyBytes, logger: Logger = Logger(label: "rfs.tree")) {
+        self.maxReplyBytes = max(1, maxReplyBytes)
         self.logger = logger
     }
 
@@ -67,7 +72,7 @@ public final class TreeServer: Sendable {
             throw .invalidParams("tree/read: entry \(index) is not in snapshot '\(params.snapshot)' (\(snapshot.entryCount) entries)")
         }
         let allowUTF8 = params.accept.contains(.utf8)
-        var remaining = params.maxBytes
+        var remaining = min(params.maxBytes, maxReplyBytes)
         var result = TreeReadResult(blobs: [])
         var sent = Set<Int>()
         var sentSource: [Int: [UInt8]] = [:]

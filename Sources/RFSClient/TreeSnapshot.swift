@@ -1,4 +1,5 @@
 import RFSManifest
+import RFSModuleIndex
 import RFSWire
 import Synchronization
 
@@ -64,6 +65,10 @@ public final class TreeSnapshot: Sendable {
         guard let (root, file) = built.entry(index) else { throw ReadFailure(message: "entry \(index) is not in the snapshot") }
         let path = built.clientPath(root: root, file: file)
         guard let expected = file.sha256 else {
+            if file.path.hasSuffix(".py") {
+                throw ReadFailure(
+                    message: "\(path) (\(ByteCount.text(file.size))) is over the client's per-file limit (--max-file-size); it is not served")
+            }
             throw ReadFailure(message: "\(path) is a native extension; rfs serves only Python source")
         }
         guard offset <= file.size else { throw ReadFailure(message: "\(path): offset \(offset) is past its end (\(file.size) bytes)") }

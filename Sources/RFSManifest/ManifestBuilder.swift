@@ -20,10 +20,14 @@ public struct ManifestRoot: Sendable {
     /// The roots of a run in search order: the script's folder first as a `script` root (unless
     /// `includeScriptFolder` is false or it is already one of `sources`, by real path), then the
     /// `--source` folders.
-    public static func forRun(scriptFolder: String?, sources: [ModuleIndex], excludes: [String], logger: Logger) throws -> [ManifestRoot] {
+    /// The script's folder gets `maxFileBytes` (nil: the first source's, else the default).
+    public static func forRun(
+        scriptFolder: String?, sources: [ModuleIndex], excludes: [String], maxFileBytes: Int64? = nil, logger: Logger
+    ) throws -> [ManifestRoot] {
         var roots: [ManifestRoot] = []
         if let scriptFolder {
-            let script = try ModuleIndex(root: scriptFolder, excludes: excludes, logger: logger)
+            let limit = maxFileBytes ?? sources.first?.maxFileBytes ?? ModuleIndex.defaultMaxFileBytes
+            let script = try ModuleIndex(root: scriptFolder, excludes: excludes, maxFileBytes: limit, logger: logger)
             if !sources.contains(where: { $0.rootPath == script.rootPath }) {
                 roots.append(ManifestRoot(index: script, kind: .script))
             }
@@ -94,13 +98,22 @@ public struct ManifestBuilder: Sendable {
         ModuleIndex.isNativeExtension(path)
     }
 
+    /// Python source over the root's ``ModuleIndex/maxFileBytes`` (`--max-file-size`) is listed
+    /// but, like a native extension, never hashed nor served: the worker's finder names the file
+    /// and its size when a run imports it, and no run pays for reading it.
+    public static func isOverSizeSource(_ path: String, size: Int64, limit: Int64) -> Bool {
+        size > limit && path.hasSuffix(".py")
+    }
+
     /// Listed, its stamp known, not yet hashed.
     struct Candidate {
         var root: Int
         var path: String
         var location: String
         var stamp: FileStamp
-        var isNative: Bool
+        /// Listed with a null sha256, never hashed nor counted against the tree's size: a native
+        /// extension or source over the per-file limit.
+        var listedOnly: Bool
     }
 
     /// Builds the manifest named `snapshot`, then saves the hash cache (a failure to save is
@@ -125,7 +138,8 @@ public struct ManifestBuilder: Sendable {
                 kept.append(
                     Candidate(
                         root: number, path: file.path, location: file.location, stamp: FileStamp(info),
-                        isNative: Self.isNativeExtension(file.path)))
+                        listedOnly: Self.isNativeExtension(file.path)
+                            || Self.isOverSizeSource(file.path, size: Int64(info.st_size), limit: root.index.maxFileBytes)))
             }
             total += kept.count
             candidates.append(kept)
@@ -133,7 +147,7 @@ public struct ManifestBuilder: Sendable {
                 throw .tooLarge(Self.offenders(candidates, roots: roots, limit: .files(maxFiles)))
             }
         }
-        let hashedBytes = candidates.joined().reduce(Int64(0)) { $0 + ($1.isNative ? 0 : $1.stamp.size) }
+        let hashedBytes = candidates.joined().reduce(Int64(0)) { $0 + ($1.listedOnly ? 0 : $1.stamp.size) }
         if hashedBytes > maxTreeBytes {
             throw .tooLarge(Self.offenders(candidates, roots: roots, limit: .bytes(maxTreeBytes, found: hashedBytes)))
         }
@@ -146,7 +160,7 @@ public struct ManifestBuilder: Sendable {
             files.reserveCapacity(candidates[number].count)
             for candidate in candidates[number] {
                 var sha: String?
-                if !candidate.isNative {
+                if !candidate.listedOnly {
                     if let known = cache.sha256(for: candidate.stamp) {
                         sha = known
                     } else {
@@ -186,7 +200,7 @@ public struct ManifestBuilder: Sendable {
     static func offenders(_ candidates: [[Candidate]], roots: [ManifestRoot], limit: ManifestError.Limit) -> ManifestError.TooLarge {
         var topLevel: [String: Int64] = [:]
         var biggest: [(String, Int64)] = []
-        for candidate in candidates.joined() where !candidate.isNative {
+        for candidate in candidates.joined() where !candidate.listedOnly {
             let base = roots[candidate.root].index.rootPath
             let first = candidate.path.split(separator: "/", maxSplits: 1).first.map(String.init) ?? candidate.path
             topLevel[base + "/" + first, default: 0] += candidate.stamp.size

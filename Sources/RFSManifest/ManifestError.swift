@@ -1,3 +1,5 @@
+import RFSModuleIndex
+
 /// Why a run's manifest could not be built; `description` is the one line `rfs run` prints.
 public enum ManifestError: Error, Sendable, CustomStringConvertible {
     /// A root folder could not be listed.
@@ -37,17 +39,5 @@ public enum ManifestError: Error, Sendable, CustomStringConvertible {
             return "\(head); biggest top-level entries: \(entries); biggest files: \(files). "
                 + "Use --exclude to leave them out, or raise --max-tree-size."
         }
-    }
-}
-
-/// Human-readable byte counts in messages: `1.5 GiB`, `300 KiB`, `12 bytes`.
-enum ByteCount {
-    static func text(_ bytes: Int64) -> String {
-        let units: [(Int64, String)] = [(1 << 40, "TiB"), (1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")]
-        for (size, name) in units where bytes >= size {
-            let tenths = (bytes * 10 + size / 2) / size
-            return tenths % 10 == 0 ? "\(tenths / 10) \(name)" : "\(tenths / 10).\(tenths % 10) \(name)"
-        }
-        return "\(bytes) bytes"
     }
 }

@@ -71,7 +71,12 @@ extension ModuleIndex {
                         listing: child, relativePath: below, name: entry.name,
                         ancestors: directory.ancestors + [child.stamp.identity]))
                 }
-                guard let spec = spec(for: entry, sourcePath: walk.sourcePaths[position]) else { continue }
+                let spec: ModuleSpec
+                switch prefetched(entry, sourcePath: walk.sourcePaths[position], budget: limits.maxBytes - bytes) {
+                case .spec(let found): spec = found
+                case .skipped: continue
+                case .overBudget: return specs
+                }
                 bytes += spec.source?.utf8.count ?? 0
                 guard bytes <= limits.maxBytes else { return specs }
                 specs.append(spec)
@@ -87,22 +92,43 @@ extension ModuleIndex {
         var ancestors: [FileIdentity]
     }
 
-    private func spec(for entry: ModuleEntry, sourcePath: String?) -> ModuleSpec? {
+    private enum Prefetched {
+        case spec(ModuleSpec)
+        /// Not served (undecodable, unreadable, vanished, over ``maxFileBytes``): the worker
+        /// asks for it on its own and gets the error reply that names the file.
+        case skipped
+        /// Its file alone is bigger than what is left of the byte budget: the walk ends here.
+        case overBudget
+    }
+
+    /// The spec of one module below the package, its file read only when it fits `budget` (bytes
+    /// of UTF-8 text still allowed) and ``maxFileBytes``.
+    private func prefetched(_ entry: ModuleEntry, sourcePath: String?, budget: Int) -> Prefetched {
         switch entry.kind {
         case .namespace:
-            return ModuleSpec(
+            return .spec(ModuleSpec(
                 name: entry.name, origin: nil, isPackage: true,
-                submoduleSearchLocations: [absolutePath(entry.path)], source: nil)
+                submoduleSearchLocations: [absolutePath(entry.path)], source: nil))
         case .module, .package:
-            guard let sourcePath else { return nil }
+            guard let sourcePath else { return .skipped }
+            // A decoded text is never shorter than its file but for a UTF-8 BOM (3 bytes), so a
+            // file over budget + 3 bytes cannot fit: it is not read.
+            let budgetLimit = Int64(max(budget, 0)) + 3
             do {
-                return try sourceSpec(
+                guard let spec = try sourceSpec(
                     name: entry.name, filePath: sourcePath, origin: absolutePath(entry.path),
-                    packageDirectory: entry.directoryPath.map(absolutePath))
+                    packageDirectory: entry.directoryPath.map(absolutePath), limit: min(budgetLimit, maxFileBytes))
+                else { return .skipped }
+                return .spec(spec)
+            } catch let error as ModuleIndexError where error.kind == .tooLarge {
+                // Within the per-file limit, only the budget refused it.
+                if case .tooLarge(let size, _)? = error.problem, size <= maxFileBytes { return .overBudget }
+                logger.debug("not prefetched; the worker will ask for it", metadata: ["module": "\(entry.name)", "error": "\(error)"])
+                return .skipped
             } catch {
                 logger.debug(
                     "not prefetched; the worker will ask for it", metadata: ["module": "\(entry.name)", "error": "\(error)"])
-                return nil
+                return .skipped
             }
         }
     }

@@ -10,7 +10,7 @@ extension ModuleIndex {
     /// - Returns: `nil` when nothing by that name is served — including names that are not dotted
     ///   identifiers (`a/b`, `..`, `a..b`, `""`) and names under a plain module.
     /// - Throws: ``ModuleIndexError`` when the module exists but its source cannot be served
-    ///   (`undecodableSource`, `unreadable`, `outsideRoot`), or the root itself is gone.
+    ///   (`undecodableSource`, `tooLarge`, `unreadable`, `outsideRoot`), or the root itself is gone.
     public func lookup(_ moduleName: String) throws -> ModuleSpec? {
         guard let components = ModuleName.components(of: moduleName) else { return nil }
         if let spec = try resolve(moduleName, components: components, refresh: false) {
@@ -141,10 +141,12 @@ extension ModuleIndex {
     }
 
     /// Reads and decodes a module or `__init__.py`; `nil` if the file vanished since listing.
+    /// A file over `limit` (at most ``maxFileBytes``) is a `tooLarge` error, never read.
     func sourceSpec(
-        name: String, filePath: String, origin: String, packageDirectory: String?
+        name: String, filePath: String, origin: String, packageDirectory: String?, limit: Int64? = nil
     ) throws -> ModuleSpec? {
-        switch try sourceReader.read(path: filePath, reportedAs: origin) {
+        let limit = min(limit ?? maxFileBytes, maxFileBytes)
+        switch try sourceReader.read(path: filePath, reportedAs: origin, limit: limit) {
         case .vanished:
             return nil
         case .contents(let bytes):

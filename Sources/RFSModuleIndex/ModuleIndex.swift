@@ -25,6 +25,14 @@ import Synchronization
 public final class ModuleIndex: Sendable {
     /// The root folder's real absolute path; origins and search locations are below it.
     public let rootPath: String
+    /// The largest source file ``lookup(_:)`` reads (bytes); a larger one is a `tooLarge` error
+    /// and is never read, so what one lookup costs is bounded whatever the folder holds.
+    public let maxFileBytes: Int64
+
+    /// What `rfs run` and `rfs serve` allow unless told otherwise (`--max-file-size`): far above
+    /// any hand-written module (the largest in CPython's standard library is under 1 MiB),
+    /// small enough that one fetch cannot cost the client gigabytes.
+    public static let defaultMaxFileBytes: Int64 = 32 << 20
 
     let logger: Logger
     let reader: DirectoryReader
@@ -45,6 +53,7 @@ public final class ModuleIndex: Sendable {
     public init(
         root: String,
         excludes: [String] = [],
+        maxFileBytes: Int64 = ModuleIndex.defaultMaxFileBytes,
         logger: Logger = Logger(label: "rfs.module-index")
     ) throws {
         guard let real = FileSystem.realPath(root) else {
@@ -59,6 +68,7 @@ public final class ModuleIndex: Sendable {
         let confinement = Confinement(root: real)
         let warnings = WarnOnceLog(logger: logger)
         self.rootPath = real
+        self.maxFileBytes = max(0, maxFileBytes)
         self.warnings = warnings
         self.logger = logger
         self.cache = Mutex(CacheState())

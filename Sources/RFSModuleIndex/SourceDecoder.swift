@@ -9,8 +9,9 @@
 public enum SourceDecoder {
     /// Decodes `bytes`, read from `path` (used only in error messages).
     public static func decode(_ bytes: [UInt8], path: String) throws(ModuleIndexError) -> String {
-        func failure(_ detail: String) -> ModuleIndexError {
-            ModuleIndexError(kind: .undecodableSource, path: path, detail: detail)
+        func failure(_ detail: String, line: Int, encoding: String) -> ModuleIndexError {
+            ModuleIndexError(
+                kind: .undecodableSource, path: path, detail: detail, problem: .undecodable(line: line, encoding: encoding))
         }
 
         let hasBOM = bytes.starts(with: [0xEF, 0xBB, 0xBF])
@@ -33,8 +34,8 @@ public enum SourceDecoder {
             let position = lineAndColumn(of: error.offset, in: body)
             let hex = "0x" + (error.byte < 0x10 ? "0" : "") + String(error.byte, radix: 16)
             throw failure(
-                "cannot decode as \(codec.rawValue): byte \(hex) at line \(position.line), column \(position.column): "
-                    + error.reason)
+                "line \(position.line) is not valid \(codec.rawValue) (byte \(hex) at column \(position.column): \(error.reason))",
+                line: position.line, encoding: codec.rawValue)
         }
     }
 
@@ -62,15 +63,17 @@ public enum SourceDecoder {
     /// by Latin-1 bytes on the same line imports fine in CPython, so it must be served.
     private static func cookie(
         in line: ArraySlice<UInt8>, lineNumber: Int, hasBOM: Bool,
-        failure: (String) -> ModuleIndexError
+        failure: (String, Int, String) -> ModuleIndexError
     ) throws(ModuleIndexError) -> TextCodec? {
         guard let name = cookieName(in: line) else { return nil }
         let normal = normalName(name)
         guard let codec = TextCodec(pythonName: normal) else {
-            throw failure("unknown encoding '\(name)' in coding cookie on line \(lineNumber)")
+            throw failure("line \(lineNumber) names unknown encoding '\(name)' in its coding cookie", lineNumber, name)
         }
         if hasBOM && normal != "utf-8" {
-            throw failure("encoding problem: coding cookie '\(name)' on line \(lineNumber) but the file starts with a UTF-8 BOM")
+            throw failure(
+                "line \(lineNumber) has coding cookie '\(name)' but the file starts with a UTF-8 BOM (encoding problem)",
+                lineNumber, name)
         }
         return codec
     }

@@ -4,10 +4,13 @@ import Glibc
 import Darwin
 #endif
 
-/// Reads a source file's bytes, refusing anything whose opened real path is outside the root.
+/// Reads a source file's bytes, refusing anything whose opened real path is outside the root,
+/// and anything larger than a limit.
 ///
 /// The check runs on the open descriptor, after `open`, so a file or directory swapped for a
-/// symlink between the listing and the read cannot leak a byte from outside the root.
+/// symlink between the listing and the read cannot leak a byte from outside the root. The size
+/// is checked with `fstat` before reading and again while reading (the file may grow), so a
+/// read never holds more than `limit + 1` bytes whatever the file's size.
 struct SourceFileReader: Sendable {
     let confinement: Confinement
 
@@ -19,20 +22,28 @@ struct SourceFileReader: Sendable {
 
     /// Reads the file at `path`; errors name `reportedAs` (the module's origin, the path the user
     /// knows), which differs from `path` only when a directory on the way is a symlink.
-    func read(path: String, reportedAs displayPath: String) throws(ModuleIndexError) -> Outcome {
+    ///
+    /// - Throws: `tooLarge` when the file holds more than `limit` bytes (checked before reading a
+    ///   byte, and again if it grows while read).
+    func read(path: String, reportedAs displayPath: String, limit: Int64) throws(ModuleIndexError) -> Outcome {
         guard let opened = try ConfinedFile.open(path, confinement: confinement, reportedAs: displayPath) else {
             return .vanished
         }
         let descriptor = opened.descriptor
         let info = opened.status
         defer { close(descriptor) }
+        let size = Int64(info.st_size)
+        guard size <= limit else { throw .tooLarge(path: displayPath, size: size, limit: limit) }
 
-        var bytes = [UInt8](repeating: 0, count: max(Int(info.st_size), 0))
+        var bytes = [UInt8](repeating: 0, count: max(Int(size), 0))
         var filled = 0
         while true {
             if filled == bytes.count {
-                // The file grew since fstat (or reports size 0): read on in chunks.
-                bytes.append(contentsOf: repeatElement(0, count: max(4096, bytes.count / 2)))
+                // The file grew since fstat (or reports size 0): read on in chunks, up to one
+                // byte past the limit (which tells a file over it).
+                guard Int64(filled) <= limit else { throw .tooLarge(path: displayPath, size: Int64(filled), limit: limit) }
+                let room = Int(min(Int64(max(4096, bytes.count / 2)), limit + 1 - Int64(filled)))
+                bytes.append(contentsOf: repeatElement(0, count: room))
             }
             let count = bytes.withUnsafeMutableBytes { buffer in
                 FileSystem.readBytes(descriptor, buffer.baseAddress! + filled, buffer.count - filled)

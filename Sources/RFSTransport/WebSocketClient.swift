@@ -91,6 +91,12 @@ public enum WebSocketClient {
         logger: Logger
     ) async throws -> (NIOAsyncChannel<String, ByteBuffer>, WebSocketConnectionState) {
         try validateMessageSize(configuration.maxMessageSize)
+        if let interval = configuration.pingInterval, interval <= .zero {
+            throw WebSocketTransportError.invalidConfiguration("pingInterval must be positive")
+        }
+        guard configuration.pongTimeout > .zero else {
+            throw WebSocketTransportError.invalidConfiguration("pongTimeout must be positive")
+        }
         let url = try WebSocketURL(parsing: configuration.url)
         var logger = logger
         logger[metadataKey: "url"] = "\(url.original)"
@@ -106,8 +112,8 @@ public enum WebSocketClient {
             sessionConfiguration: WebSocketSessionHandler.Configuration(
                 role: .client,
                 maxMessageSize: configuration.maxMessageSize,
-                pingInterval: nil,
-                pongTimeout: configuration.closeTimeout,
+                pingInterval: configuration.pingInterval,
+                pongTimeout: configuration.pongTimeout,
                 closeTimeout: configuration.closeTimeout
             ),
             timeout: configuration.connectTimeout,

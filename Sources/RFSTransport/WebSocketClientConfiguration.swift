@@ -17,6 +17,13 @@ public struct WebSocketClientConfiguration: Sendable {
     /// Most bytes of the session's outbound messages copied for the connection and not yet
     /// taken by it (`WebSocketSession.send`); default 8 MiB. One larger message goes alone.
     public var maxQueuedOutboundBytes: Int = WebSocketSession.defaultMaxQueuedOutboundBytes
+    /// How often the client pings the server; `nil` disables keepalive. Default 30 s, as the
+    /// server's: without it a client never notices a frozen server (SIGSTOP, a dead link).
+    public var pingInterval: Duration?
+    /// A server whose ping has gone unanswered this long, with nothing else received either, is
+    /// dropped (checked at each ping, so within `pongTimeout + pingInterval`); the session's
+    /// close status then carries ``WebSocketCloseStatus/silence``. Default 20 s.
+    public var pongTimeout: Duration
 
     public init(
         url: String,
@@ -24,7 +31,9 @@ public struct WebSocketClientConfiguration: Sendable {
         caFile: String? = nil,
         maxMessageSize: Int = 64 << 20,
         connectTimeout: Duration = .seconds(10),
-        closeTimeout: Duration = .seconds(5)
+        closeTimeout: Duration = .seconds(5),
+        pingInterval: Duration? = .seconds(30),
+        pongTimeout: Duration = .seconds(20)
     ) {
         self.url = url
         self.token = token
@@ -32,5 +41,7 @@ public struct WebSocketClientConfiguration: Sendable {
         self.maxMessageSize = maxMessageSize
         self.connectTimeout = connectTimeout
         self.closeTimeout = closeTimeout
+        self.pingInterval = pingInterval
+        self.pongTimeout = pongTimeout
     }
 }

@@ -21,11 +21,16 @@ public struct WebSocketCloseStatus: Sendable, Equatable, CustomStringConvertible
     /// The close reason sent or received, or a local explanation for 1006.
     public var reason: String
     public var initiator: Initiator
+    /// Set when the keepalive dropped a peer that stopped answering: how long nothing at all had
+    /// arrived from it (at least the pong timeout). Lets a client say "the worker went silent"
+    /// rather than "the connection closed".
+    public var silence: Duration?
 
-    public init(code: WebSocketErrorCode, reason: String, initiator: Initiator) {
+    public init(code: WebSocketErrorCode, reason: String, initiator: Initiator, silence: Duration? = nil) {
         self.code = code
         self.reason = reason
         self.initiator = initiator
+        self.silence = silence
     }
 
     /// A clean end: the application asked for it, or the peer said "normal closure" / "going away".

@@ -409,8 +409,11 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
         {
             let reason = "no pong within \(self.configuration.pongTimeout)"
             self.logger.info("Dropping WebSocket session: \(reason)")
+            let silentSince = max(since, self.lastInbound ?? since)
             self.connection.recordClose(
-                WebSocketCloseStatus(code: .abnormalClosure, reason: reason, initiator: .transport)
+                WebSocketCloseStatus(
+                    code: .abnormalClosure, reason: reason, initiator: .transport,
+                    silence: .nanoseconds((now - silentSince).nanoseconds))
             )
             self.closeState = .closed
             context.close(promise: nil)

@@ -59,3 +59,16 @@ public struct FetchModuleResult: Sendable, Equatable {
         prefetched.reduce(source?.utf8.count ?? 0) { $0 + ($1.source?.utf8.count ?? 0) }
     }
 }
+
+/// The `fetch_module` error a client answers when the module exists but its source cannot be
+/// served: undecodable, over the client's per-file size limit, unreadable. The `message` is the
+/// whole explanation, naming the file, and the worker's finder raises it as the script's
+/// `ImportError` word for word; `data` carries it as fields:
+/// `{"path", "reason": "undecodable"|"too_large"|"unreadable", "line"?, "encoding"?, "size"?, "limit"?}`.
+public enum FetchModuleFailure {
+    public static let sourceUnavailableCode = -32010
+
+    public static func sourceUnavailable(message: String, data: [String: JSONValue]) -> JSONRPCError {
+        JSONRPCError(code: sourceUnavailableCode, message: message, data: .object(data))
+    }
+}

@@ -70,7 +70,8 @@ public actor Worker: Service {
         do {
             var serverConfiguration = WebSocketServerConfiguration(
                 host: configuration.host, port: configuration.port, token: configuration.token,
-                tls: configuration.tls, maxMessageSize: configuration.maxMessageSize)
+                tls: configuration.tls, maxMessageSize: configuration.maxMessageSize,
+                pingInterval: configuration.pingInterval, pongTimeout: configuration.pongTimeout)
             serverConfiguration.maxQueuedOutboundBytes = configuration.maxQueuedOutputBytes
             server = try await WebSocketServer.bind(
                 configuration: serverConfiguration,

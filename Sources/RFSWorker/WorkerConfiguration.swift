@@ -63,6 +63,12 @@ public struct WorkerConfiguration: Sendable {
     /// The most the store may hold (`--cache-size`); least recently used entries go first.
     public var cacheSize: Int64 = WorkerConfiguration.defaultCacheSize
 
+    /// Keepalive (`--ping-interval`, `--pong-timeout`): each session is pinged this often, and a
+    /// client that answers nothing for the pong timeout (frozen, its link gone) is dropped, its
+    /// run interrupted. Defaults 30 s and 20 s, as the transport's.
+    public var pingInterval: Duration? = .seconds(30)
+    public var pongTimeout: Duration = .seconds(20)
+
     public static let defaultCacheSize: Int64 = 2 << 30
 
     public init(

@@ -18,7 +18,8 @@ struct RunCommand: AsyncParsableCommand {
             Exit status: as `python SCRIPT` would exit: 0, the script's sys.exit status, 1 on an \
             uncaught exception (traceback on stderr), the os._exit status, 128+N when signal N \
             ended the run's process (one line on stderr names it), 130 on Ctrl-C; 2 when the \
-            worker cannot be reached or refuses.
+            worker cannot be reached or refuses, or stops answering (no reply to keepalive pings \
+            for --pong-timeout; one line on stderr names the worker).
             """
     )
 
@@ -41,7 +42,7 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("max-tree-size"),
-        help: "Most bytes of files the run's tree may hold (K, M, G suffixes; default 1G).")
+        help: "Most bytes of files the run's tree may hold (K, M, G suffixes).")
     var maxTreeSize: ByteSize = ByteSize(bytes: ManifestBuilder.defaultMaxTreeBytes)
 
     @Argument(help: "The Python script to run.")
@@ -51,6 +52,7 @@ struct RunCommand: AsyncParsableCommand {
     var scriptArguments: [String] = []
 
     @OptionGroup var connection: WorkerConnectionOptions
+    @OptionGroup var fileSize: FileSizeOptions
     @OptionGroup var prefetch: PrefetchOptions
     @OptionGroup var logging: LoggingOptions
 
@@ -73,7 +75,7 @@ struct RunCommand: AsyncParsableCommand {
         let scriptPath = URL(fileURLWithPath: script).standardizedFileURL.path
         let code: String
         do {
-            sourceSet = try SourceSet(directories: sources, excludes: excludes)
+            sourceSet = try SourceSet(directories: sources, excludes: excludes, maxFileBytes: fileSize.maxFileSize.bytes)
             names = try sourceSet.topLevelNames()
             code = try ScriptSource.read(scriptPath)
         } catch {
@@ -86,7 +88,9 @@ struct RunCommand: AsyncParsableCommand {
         do {
             if let starting {
                 child = try await starting.value
-                endpoint = child!.endpoint
+                var local = child!.endpoint
+                connection.keepalive.apply(to: &local)
+                endpoint = local
             } else {
                 endpoint = try connection.endpoint(url: worker!)
             }
@@ -169,9 +173,11 @@ extension RunCommand {
         let scriptFolder = noScriptDirectory ? nil : (URL(fileURLWithPath: scriptPath).deletingLastPathComponent().path)
         let excludes = self.excludes
         let maxTreeBytes = maxTreeSize.bytes
+        let maxFileBytes = fileSize.maxFileSize.bytes
         let cacheDirectory = HashCache.defaultDirectory(environment: ProcessInfo.processInfo.environment)
         return try await NIOThreadPool.singleton.runIfActive {
-            let roots = try ManifestRoot.forRun(scriptFolder: scriptFolder, sources: sources.indexes, excludes: excludes, logger: logger)
+            let roots = try ManifestRoot.forRun(
+                scriptFolder: scriptFolder, sources: sources.indexes, excludes: excludes, maxFileBytes: maxFileBytes, logger: logger)
             let cachePath = cacheDirectory.map { HashCache.path(forRoots: roots.map(\.index.rootPath), in: $0) }
             let builder = ManifestBuilder(
                 roots: roots, maxTreeBytes: maxTreeBytes, cache: HashCache(path: cachePath, logger: logger), logger: logger)

@@ -10,7 +10,9 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Serve DIR's modules to a worker until interrupted, logging each fetch.",
         discussion: """
             Runs started by other tools import from DIR when their execution context names this \
-            session's connection id (printed at start, or chosen with --id) and DIR's top-level names.
+            session's connection id (printed at start, or chosen with --id) and DIR's top-level names. \
+            Exits 0 when interrupted or when the worker closes the session; 2 when the worker \
+            cannot be reached or stops answering (no reply to keepalive pings for --pong-timeout).
             """
     )
 
@@ -27,6 +29,7 @@ struct ServeCommand: AsyncParsableCommand {
     var excludes: [String] = []
 
     @OptionGroup var connection: WorkerConnectionOptions
+    @OptionGroup var fileSize: FileSizeOptions
     @OptionGroup var prefetch: PrefetchOptions
     @OptionGroup var logging: LoggingOptions
 
@@ -35,7 +38,7 @@ struct ServeCommand: AsyncParsableCommand {
         let sources: SourceSet
         let names: [String]
         do {
-            sources = try SourceSet(directories: [directory], excludes: excludes)
+            sources = try SourceSet(directories: [directory], excludes: excludes, maxFileBytes: fileSize.maxFileSize.bytes)
             names = try sources.topLevelNames()
         } catch {
             throw Console.fail("\(error)")
@@ -62,7 +65,11 @@ struct ServeCommand: AsyncParsableCommand {
                 "directory": "\(sources.indexes.first?.rootPath ?? directory)", "connection_id": "\(connectionID)",
                 "top_level_names": "\(names.joined(separator: ","))", "worker": "\(session.endpoint.url)",
             ])
-        await session.waitUntilClosed()
+        do {
+            try await session.waitUntilClosed()
+        } catch {
+            throw Console.fail("\(error)")  // the worker stopped answering: exit 2, one line
+        }
         logger.info("session closed")
     }
 }

@@ -12,13 +12,48 @@ struct WorkerConnectionOptions: ParsableArguments {
     @Option(name: .customLong("ca-file"), help: "PEM file of the CA that signed a wss:// worker's certificate.")
     var caFile: String?
 
+    @OptionGroup var keepalive: KeepaliveOptions
+
     func token() throws -> String? {
         try BearerTokenSource.read(file: tokenFile)
     }
 
     func endpoint(url: String) throws -> WorkerEndpoint {
-        WorkerEndpoint(url: WorkerURL.normalized(url), token: try token(), caFile: caFile)
+        var endpoint = WorkerEndpoint(url: WorkerURL.normalized(url), token: try token(), caFile: caFile)
+        keepalive.apply(to: &endpoint)
+        return endpoint
     }
+}
+
+/// WebSocket keepalive, both ways: `run`, `serve` and `info` ping the worker, `worker` pings
+/// each client; a peer that answers nothing for the pong timeout is dropped. The defaults match
+/// on both sides (30 s, 20 s).
+struct KeepaliveOptions: ParsableArguments {
+    @Option(name: .customLong("ping-interval"), help: "Seconds between keepalive pings to the other side.")
+    var pingInterval = Seconds(30)
+
+    @Option(
+        name: .customLong("pong-timeout"),
+        help: "Seconds without any reply to a ping after which the other side counts as gone (checked at each ping).")
+    var pongTimeout = Seconds(20)
+
+    func validate() throws {
+        guard pingInterval.value > 0 else { throw ValidationError("--ping-interval must be more than 0 seconds") }
+        guard pongTimeout.value > 0 else { throw ValidationError("--pong-timeout must be more than 0 seconds") }
+    }
+
+    func apply(to endpoint: inout WorkerEndpoint) {
+        endpoint.pingInterval = pingInterval.duration
+        endpoint.pongTimeout = pongTimeout.duration
+    }
+}
+
+/// The largest source file `run` and `serve` read for the worker (`--max-file-size`).
+struct FileSizeOptions: ParsableArguments {
+    @Option(
+        name: .customLong("max-file-size"),
+        help: "Largest Python source file served, e.g. 64M (K, M, G suffixes). A bigger one is never read: importing it fails with an ImportError naming the file, its size and the limit.")
+    var maxFileSize = ByteSize(bytes: ModuleIndex.defaultMaxFileBytes)
 }
 
 /// Where a bearer token comes from, for workers and clients alike: `--token-file`, else
@@ -133,5 +168,14 @@ struct ByteSize: ExpressibleByArgument, Sendable {
         let product = number * Double(multiplier)
         guard product < Double(Int64.max) else { return nil }
         bytes = Int64(product)
+    }
+
+    /// `--help`'s "(default: 32M)": the largest unit that divides the value exactly.
+    var defaultValueDescription: String {
+        for (unit, size) in [("T", Int64(1) << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)]
+        where bytes >= size && bytes % size == 0 {
+            return "\(bytes / size)\(unit)"
+        }
+        return "\(bytes)"
     }
 }

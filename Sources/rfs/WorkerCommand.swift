@@ -71,7 +71,7 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("cache-size"),
-        help: "The most the cache's store of clients' files and compiled code may hold, e.g. 512MiB (default: 2GiB); least recently used entries go first.")
+        help: "The most the cache's store of clients' files and compiled code may hold, e.g. 512MiB; least recently used entries go first.")
     var cacheSize = ByteSize(bytes: WorkerConfiguration.defaultCacheSize)
 
     @Option(name: .customLong("python-path"), help: "Extra sys.path entry on the worker (repeatable).")
@@ -79,6 +79,8 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @Flag(help: "Child-worker mode for `rfs run` (needs the handshake environment).")
     var handshake = false
+
+    @OptionGroup var keepalive: KeepaliveOptions
 
     @OptionGroup var logging: LoggingOptions
 
@@ -101,6 +103,8 @@ struct WorkerCommand: AsyncParsableCommand {
             refillWarmHosts: !handshake || warmHosts != nil, hostExecutable: Executable.path, pythonPath: pythonPath,
             pythonVersion: PythonInterpreter.linkedVersion, hostLogLevel: logger.logLevel, cacheDirectory: cacheDirectory)
         configuration.cacheSize = cacheSize.bytes
+        configuration.pingInterval = keepalive.pingInterval.duration
+        configuration.pongTimeout = keepalive.pongTimeout.duration
         if handshake {
             if let refusal = ChildHandshake.refusal(environment: ProcessInfo.processInfo.environment) {
                 throw Console.fail(refusal, exitCode: 1)

@@ -65,16 +65,28 @@ struct SourceDecodingTests {
         #expect(error?.kind == .undecodableSource)
         #expect(error?.path == Self.path)
         #expect(error?.detail.contains("BOM") == true)
-        #expect(error?.description.hasPrefix("/src/mod.py: encoding problem") == true)
+        #expect(error?.problem == .undecodable(line: 1, encoding: "latin-1"))
+        #expect(
+            error?.description
+                == "cannot decode /src/mod.py: line 1 has coding cookie 'latin-1' but the file starts with a UTF-8 BOM (encoding problem)")
     }
 
-    @Test("undecodable bytes are an error naming the file, line and byte")
+    @Test("undecodable bytes are an error naming the file, line, encoding and byte")
     func undecodableBytes() throws {
         let source = bytes("a = 1\nb = 2\nc = '", latin1: [0xFF], "'\n")
         let error = #expect(throws: ModuleIndexError.self) { try decode(source) }
         #expect(error?.kind == .undecodableSource)
         #expect(error?.path == Self.path)
-        #expect(error?.detail == "cannot decode as utf-8: byte 0xff at line 3, column 6: invalid start byte")
+        #expect(error?.problem == .undecodable(line: 3, encoding: "utf-8"))
+        #expect(error?.description == "cannot decode /src/mod.py: line 3 is not valid utf-8 (byte 0xff at column 6: invalid start byte)")
+    }
+
+    @Test("the encoding named is the one that failed: a cookie's codec, not UTF-8")
+    func undecodableUnderCookie() throws {
+        let source = bytes("# coding: ascii\n\nx = '", latin1: [0xE9], "'\n")
+        let error = #expect(throws: ModuleIndexError.self) { try decode(source) }
+        #expect(error?.problem == .undecodable(line: 3, encoding: "ascii"))
+        #expect(error?.description == "cannot decode /src/mod.py: line 3 is not valid ascii (byte 0xe9 at column 6: ordinal not in range(128))")
     }
 
     @Test("truncated and malformed UTF-8 sequences are reported")
@@ -84,14 +96,15 @@ struct SourceDecodingTests {
         #expect(throws: ModuleIndexError.self) { try decode([0xED, 0xA0, 0x80]) }  // a surrogate
         #expect(throws: ModuleIndexError.self) { try decode([0xC0, 0x80]) }  // overlong
         let truncated = #expect(throws: ModuleIndexError.self) { try decode([0x61, 0xE2, 0x82]) }
-        #expect(truncated?.detail.hasSuffix("unexpected end of data") == true)
+        #expect(truncated?.detail.hasSuffix("unexpected end of data)") == true)
     }
 
     @Test("an unknown encoding is an error naming the file and the encoding")
     func unknownEncoding() throws {
         let error = #expect(throws: ModuleIndexError.self) { try decode(Array("# coding: klingon\nx = 1\n".utf8)) }
         #expect(error?.kind == .undecodableSource)
-        #expect(error?.description == "/src/mod.py: unknown encoding 'klingon' in coding cookie on line 1")
+        #expect(error?.problem == .undecodable(line: 1, encoding: "klingon"))
+        #expect(error?.description == "cannot decode /src/mod.py: line 1 names unknown encoding 'klingon' in its coding cookie")
     }
 
     @Test(

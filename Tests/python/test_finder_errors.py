@@ -69,6 +69,30 @@ def test_other_error_codes_are_import_errors_with_code_and_message(context):
     assert "rfst_broken" in text and "-32603" in text and "cannot decode rfst_broken.py" in text
 
 
+def test_source_unavailable_is_an_import_error_saying_exactly_what_the_client_said(context):
+    message = "cannot decode /src/rfst_undecodable.py: line 3 is not valid utf-8 (byte 0xff at column 5: invalid start byte)"
+    connection = FakeConnection(
+        responses={
+            "rfst_undecodable": {
+                "error": {
+                    "code": -32010,
+                    "message": message,
+                    "data": {"path": "/src/rfst_undecodable.py", "reason": "undecodable", "line": 3, "encoding": "utf-8"},
+                }
+            }
+        }
+    )
+    context(connection, {"rfst_undecodable"})
+
+    with pytest.raises(ImportError) as info:
+        importlib.import_module("rfst_undecodable")
+
+    assert not isinstance(info.value, ModuleNotFoundError)
+    assert str(info.value) == message
+    assert info.value.name == "rfst_undecodable"
+    assert info.value.path == "/src/rfst_undecodable.py"
+
+
 @pytest.mark.parametrize(
     "failure, cause_text",
     [

@@ -193,6 +193,27 @@ def test_a_native_extension_alone_is_explained_and_a_py_beside_it_wins(env):
     assert importlib.import_module("rfst_both")._speed.PURE
 
 
+def test_source_the_client_withheld_as_too_large_is_an_import_error_naming_file_and_size(env):
+    client, src = env.serve(
+        {"rfst_big.py": "#" * 2047 + "\n", "rfst_bigpkg/__init__.py": "#" * 99 + "\n", "rfst_ok.py": "OK = 1\n"},
+        {"rfst_big", "rfst_bigpkg", "rfst_ok"},
+        withhold={"rfst_big.py", "rfst_bigpkg/__init__.py"},
+    )
+    with pytest.raises(ImportError) as raised:
+        importlib.import_module("rfst_big")
+    assert not isinstance(raised.value, ModuleNotFoundError)
+    assert str(raised.value) == (
+        f"cannot import 'rfst_big': {src}/rfst_big.py is 2.0 KiB (2048 bytes), over the client's "
+        "per-file limit (--max-file-size); the client does not serve it"
+    )
+    assert raised.value.path == f"{src}/rfst_big.py"
+    with pytest.raises(ImportError, match=r"rfst_bigpkg/__init__\.py is 100 bytes, over"):
+        importlib.import_module("rfst_bigpkg")
+    assert importlib.import_module("rfst_ok").OK == 1
+    withheld = {client.index("rfst_big.py"), client.index("rfst_bigpkg/__init__.py")}
+    assert not withheld & set(e if isinstance(e, int) else e[0] for e in client.requested_entries())
+
+
 def test_a_blob_that_does_not_match_its_sha_fails_the_import_naming_the_path(env, tmp_path):
     client, src = env.serve(
         {"rfst_bad.py": "x = 1\n"}, {"rfst_bad"}, corrupt={"rfst_bad.py": b"x = 2\n"}

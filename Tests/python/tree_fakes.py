@@ -25,9 +25,11 @@ class FakeTreeClient:
         fail: relative path → message of a ``failed`` entry.
         prefetch: add every entry whose ``missing`` bit is set, while ``max_bytes`` allows (and
             say ``more_prefetch`` when one did not fit).
+        withhold: relative paths listed with sha null, as the client lists Python source over
+            its ``--max-file-size``.
     """
 
-    def __init__(self, roots, *, id="conn-1", corrupt=None, fail=None, prefetch=False):
+    def __init__(self, roots, *, id="conn-1", corrupt=None, fail=None, prefetch=False, withhold=()):
         self.id = id
         self.corrupt = dict(corrupt or {})
         self.fail = dict(fail or {})
@@ -46,7 +48,8 @@ class FakeTreeClient:
                     rel = os.path.relpath(full, folder).replace(os.sep, "/")
                     with open(full, "rb") as file:
                         data = file.read()
-                    sha = None if name.endswith(NATIVE) else hashlib.sha256(data).hexdigest()
+                    withheld = name.endswith(NATIVE) or rel in withhold
+                    sha = None if withheld else hashlib.sha256(data).hexdigest()
                     files.append((rel, data, sha))
             files.sort(key=lambda f: f[0])
             self.entries.extend(files)

@@ -41,6 +41,9 @@ METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
 REQUEST_CANCELLED = -32800
+# fetch_module: the module exists on the client but its source cannot be served (undecodable,
+# over the client's --max-file-size, unreadable); the message names the file and says why.
+SOURCE_UNAVAILABLE = -32010
 
 
 class JsonRpcException(Exception):

@@ -27,7 +27,7 @@ from importlib.machinery import ModuleSpec
 from types import CodeType, ModuleType
 from typing import Any, Optional, Sequence
 
-from .json_rpc import INVALID_PARAMS, create_request_msg
+from .json_rpc import INVALID_PARAMS, SOURCE_UNAVAILABLE, create_request_msg
 from .plugin_object import PluginObject
 
 __all__ = [
@@ -342,6 +342,9 @@ class RemoteMetaPathFinder(MetaPathFinder):
     * not our module (other connection, or a name outside the context): None;
     * ``result`` null, or error -32602: None, so the import ends in the
       normal ModuleNotFoundError (or another finder supplies the module);
+    * error -32010 (the source exists but cannot be served: undecodable, too
+      large, unreadable): ImportError whose text is the client's message, which
+      names the file and the problem, with ``path`` set to the file;
     * any other error code: ImportError naming the module, code and message;
     * a timeout, a lost connection or any other failure of the request:
       ImportError naming the module and the cause, raised ``from`` the cause;
@@ -429,6 +432,10 @@ class RemoteMetaPathFinder(MetaPathFinder):
             if code == INVALID_PARAMS:
                 logger.debug("client does not have %s: %s", fullname, message)
                 return None
+            if code == SOURCE_UNAVAILABLE and isinstance(message, str) and message:
+                data = error.get("data")
+                path = data.get("path") if isinstance(data, dict) else None
+                raise ImportError(message, name=fullname, path=path if isinstance(path, str) else None)
             raise ImportError(
                 f"cannot import {fullname!r} from the remote source: client error "
                 f"{code}: {message}",

@@ -89,6 +89,8 @@ class TreeFinder(MetaPathFinder):
                 init = root.files.get(_join(package, "__init__.py"))
                 if init is not None and not init.native:
                     return self._package_spec(fullname, root, package, init)
+                if init is not None:
+                    _refuse_withheld(fullname, root, init)
                 found = _native_file(root, package, "__init__")
                 if found is not None:
                     native = native or (root, found)
@@ -97,6 +99,8 @@ class TreeFinder(MetaPathFinder):
             module = root.files.get(_join(directory, name + ".py"))
             if module is not None and not module.native:
                 return self._module_spec(fullname, root, module)
+            if module is not None:
+                _refuse_withheld(fullname, root, module)
             found = _native_file(root, directory, name)
             if found is not None:
                 native = native or (root, found)
@@ -319,6 +323,25 @@ class TreeDistribution(PathDistribution):
         if not os.path.exists(self._root.local_path(rel)):
             self._finder.materialize_file(self._root, rel)
         return super().read_text(filename)
+
+
+def _refuse_withheld(fullname: str, root: Root, entry: Entry) -> None:
+    """ImportError for Python source listed without a sha256: the client withheld it, being
+    over its per-file limit (``--max-file-size``); importing it must say so, not "No module"."""
+    path = root.client_path(entry.rel)
+    raise ImportError(
+        f"cannot import {fullname!r}: {path} is {_size_text(entry.size)}, over the client's "
+        "per-file limit (--max-file-size); the client does not serve it",
+        name=fullname,
+        path=path,
+    )
+
+
+def _size_text(size: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit} ({size} bytes)"
+    return f"{size} bytes"
 
 
 def _native_file(root: Root, directory: str, name: str) -> Optional[str]:
