@@ -202,6 +202,10 @@ public final class ClientSession: Sendable {
             let name = try FetchModuleParams(json: request.params).moduleName
             let start = ContinuousClock.now
             let found: ModuleLookup?
+            // Reserve the worst case before reading (the largest file served plus the prefetch
+            // budget), then keep only what the reply needs: however many fetches a worker sends
+            // at once, the replies being built stay within the session's reply budget.
+            try await JSONRPCPeer.reserveReplyBytes(sources.maxReplyBytes(prefetching: limits))
             do {
                 found = try await NIOThreadPool.singleton.runIfActive { try sources.lookup(name, prefetching: limits) }
             } catch let error as ModuleIndexError {
@@ -220,6 +224,7 @@ public final class ClientSession: Sendable {
                     "module": "\(name)", "found": "\(found != nil)", "prefetched": "\(found?.prefetched.count ?? 0)",
                     "bytes": "\(found?.sourceBytes ?? 0)", "us": "\(micros)",
                 ])
+            JSONRPCPeer.trimReplyReservation(to: (found?.sourceBytes ?? 0) + 1024)
             return found?.result.json ?? .null
         }
     }

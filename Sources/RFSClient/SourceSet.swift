@@ -17,6 +17,13 @@ public struct SourceSet: Sendable {
         indexes = try directories.map { try ModuleIndex(root: $0, excludes: excludes, maxFileBytes: maxFileBytes) }
     }
 
+    /// The most source text one `fetch_module` reply can carry: the largest file served plus
+    /// what prefetching may add (and a little for the reply's own fields).
+    public func maxReplyBytes(prefetching limits: PrefetchLimits) -> Int {
+        let largest = indexes.map { Int(clamping: $0.maxFileBytes) }.max() ?? 0
+        return largest + (limits.isDisabled ? 0 : limits.maxBytes) + 1024
+    }
+
     /// The top-level names announced in the run's execution context.
     public func topLevelNames() throws -> [String] {
         var seen = Set<String>()

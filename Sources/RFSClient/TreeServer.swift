@@ -50,6 +50,9 @@ public final class TreeServer: Sendable {
     public func handle(_ params: JSONValue?) async throws -> JSONValue {
         let request = try TreeReadParams(json: params)
         let started = ContinuousClock.now
+        // The reply carries at most this many bytes of blob strings (plus the entries' small
+        // fields): reserved before reading, so concurrent reads stay within the reply budget.
+        try await JSONRPCPeer.reserveReplyBytes(min(request.maxBytes, maxReplyBytes) + 64 * request.entries.count + 1024)
         let result = try await NIOThreadPool.singleton.runIfActive { [self] in try read(request) }
         let json = result.json
         logger.debug(

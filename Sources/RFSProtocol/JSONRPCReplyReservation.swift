@@ -36,6 +36,17 @@ final class JSONRPCReplyReservation: Sendable {
         if !kept { budget.release(bytes) }
     }
 
+    /// Gives back what is held beyond `bytes` (a handler that reserved its worst case and now
+    /// knows its reply's size); never takes more.
+    func trim(to bytes: Int) {
+        let excess = held.withLock { held -> Int in
+            guard let current = held, current > bytes else { return 0 }
+            held = max(0, bytes)
+            return current - max(0, bytes)
+        }
+        if excess > 0 { budget.release(excess) }
+    }
+
     /// Gives everything back; later calls do nothing.
     func release() {
         let bytes = held.withLock { held -> Int in
@@ -55,5 +66,12 @@ extension JSONRPCPeer {
     /// - Throws: `CancellationError` when the request is cancelled while waiting.
     public static func reserveReplyBytes(_ bytes: Int) async throws {
         try await JSONRPCReplyReservation.current?.reserve(bytes)
+    }
+
+    /// Lowers the calling handler's reservation to `bytes` once it knows its reply is smaller
+    /// than the worst case it reserved, so other handlers need not wait for bytes it will never
+    /// use. Outside a handler it does nothing.
+    public static func trimReplyReservation(to bytes: Int) {
+        JSONRPCReplyReservation.current?.trim(to: bytes)
     }
 }
