@@ -21,6 +21,7 @@ extension JSONRPCPeer {
         guard size <= configuration.maxMessageSize else {
             let reason = "message of \(size) bytes exceeds the limit of \(configuration.maxMessageSize) bytes"
             logger.warning("refusing inbound message", metadata: ["reason": .string(reason)])
+            RFSMetrics.reject(.messageTooLarge)
             if await !isClosed {
                 await transmit(.single(JSONRPCResponse(id: nil, error: protocolError(.invalidRequest(reason)))))
             }
@@ -75,9 +76,11 @@ extension JSONRPCPeer {
         switch inbound {
         case .unparseable(let error):
             logger.warning("inbound message is not valid JSON", metadata: ["error": .string(error.description)])
+            RFSMetrics.reject(.parseError)
             return .single(JSONRPCResponse(id: nil, error: protocolError(.parseError(error.description))))
         case .emptyBatch:
             logger.warning("inbound message is an empty batch")
+            RFSMetrics.reject(.invalidRequest)
             return .single(JSONRPCResponse(id: nil, error: protocolError(.invalidRequest("empty batch"))))
         case .single(let item):
             guard let slot = accept(item, repliesItself: true) else { return nil }
@@ -113,6 +116,7 @@ extension JSONRPCPeer {
             return nil
         case .failure(let invalid):
             logger.warning("invalid inbound message", metadata: ["reason": .string(invalid.reason)])
+            RFSMetrics.reject(.invalidRequest)
             if let id = invalid.responseID, let method = pendingMethod(id) {
                 // The other side meant to answer this request of ours: fail it now, not at timeout.
                 complete(id, with: .failure(JSONRPCPeerError.malformedResponse(method: method, reason: invalid.reason)))
@@ -124,12 +128,14 @@ extension JSONRPCPeer {
     private func start(_ request: JSONRPCRequest, repliesItself: Bool) -> ReplySlot {
         guard let handler = requestHandlers[request.method] else {
             logger.debug("no handler for method", metadata: ["rpc.method": .string(request.method)])
+            RFSMetrics.reject(.methodNotFound)
             return .ready(JSONRPCResponse(id: request.id, error: protocolError(.methodNotFound(request.method))))
         }
         guard runningHandlers[request.id] == nil else {
             // Answering with this id would be taken as the reply to the first request.
             let reason = "request id \(request.id) is already in use by a running request"
             logger.warning("invalid inbound request", metadata: ["reason": .string(reason)])
+            RFSMetrics.reject(.invalidRequest)
             return .ready(JSONRPCResponse(id: nil, error: protocolError(.invalidRequest(reason))))
         }
         repliesOwed += 1

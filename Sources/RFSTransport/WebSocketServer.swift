@@ -100,6 +100,10 @@ public final class WebSocketServer: Sendable {
             logger: logger,
             onSession: onSession
         )
+        guard configuration.acceptsSessions else {
+            logger.info("metrics listener listening", metadata: ["url": "http://\(configuration.host):\(port)/metrics"])
+            return server
+        }
         if configuration.token == nil && !isLoopback(host: configuration.host) {
             logger.warning(
                 "WebSocket server accepts sessions without a token on a non-loopback address",
