@@ -99,7 +99,7 @@ import Testing
     }
 
     @Test("a host's run result carries store lookups the daemon reads; malformed or absent ones are ignored")
-    func storeLookupsInHostResult() {
+    func storeLookupsInHostResult() throws {
         let result: JSONValue = ["status": "ok", "store_lookups": ["hits": 4, "misses": 1]]
         #expect(HostStoreLookups(result: result) == HostStoreLookups(hits: 4, misses: 1))
         #expect(HostStoreLookups(result: ["status": "ok"]) == nil)
