@@ -51,6 +51,7 @@ import Testing
     func metricsOnlyListener() async throws {
         let configuration = WebSocketServerConfiguration.metricsOnly(host: "127.0.0.1", port: 0) { Self.page }
         try await withServer(configuration) { server in
+            #expect(server.url == "http://127.0.0.1:\(server.port)/metrics")
             let page = try await RawHTTP.get(port: server.port, path: "/metrics")
             #expect(page.status == 200)
             #expect(page.body == Self.page)
