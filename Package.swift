@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // Debian's libpython3-dev (Python 3.11), found through pkg-config.
@@ -82,6 +83,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         // The client's tree (DESIGN.md §7): the manifest of its folders, the hash cache, the
@@ -119,7 +122,7 @@ let package = Package(
             dependencies: ["RFSManifest", "RFSModuleIndex", "RFSWire", "RFSClient", "RFSProtocol", "RFSTestSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "RFSWireTests", dependencies: ["RFSWire", "RFSProtocol"]),
-        .testTarget(name: "RFSWorkerTests", dependencies: ["RFSWorker", "RFSWire", "RFSProtocol", "RFSStore"]),
+        .testTarget(name: "RFSWorkerTests", dependencies: ["RFSWorker", "RFSWire", "RFSProtocol", "RFSStore", "RFSTestSupport"]),
         .testTarget(name: "RFSStoreTests", dependencies: ["RFSStore", "RFSTestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "RFSHostTests", dependencies: ["RFSHost", "RFSPython", "RFSWire", "CRFSSystem"]),
         .testTarget(
@@ -142,7 +145,7 @@ let package = Package(
         .testTarget(
             name: "RFSEndToEndTests",
             dependencies: [
-                "RFSProtocol", "RFSWire", "RFSTransport", "CRFSSystem", .product(name: "Logging", package: "swift-log"),
+                "RFSProtocol", "RFSWire", "RFSTransport", "CRFSSystem", "RFSTestSupport", .product(name: "Logging", package: "swift-log"),
             ]
         ),
     ],

@@ -91,7 +91,12 @@ public enum RunHostProcess {
             logger.debug("run starting", metadata: ["filename": "\(params.run.filename)"])
             let result = try await runs.execute(params, tree: tree, interpreter: interpreter, writer: writer)
             logger.debug("run finished", metadata: ["filename": "\(params.run.filename)"])
-            return result.json
+            // What the tree found in the node store, for the daemon's metrics (it drops the member).
+            guard tree != nil, case .object(var answer) = result.json,
+                let lookups = try? await interpreter.takeStoreLookups()
+            else { return result.json }
+            answer[HostStoreLookups.member] = lookups.json
+            return .object(answer)
         }
         await peer.registerNotification(HostProtocol.Method.interrupt) { params in
             guard let interrupt = try? HostInterruptParams(json: params) else { return }

@@ -11,11 +11,11 @@ public enum RFSMetrics {
     public static let sessionsOpen = "rfs_sessions_open"
     /// Sessions opened since start (counter).
     public static let sessionsOpened = "rfs_sessions_opened_total"
-    /// Runs finished, by `outcome` (counter); see ``RunOutcomeLabel``.
+    /// Runs finished, by `outcome` (counter); see ``RunOutcome``.
     public static let runs = "rfs_runs_total"
     /// Run duration in seconds (timer, exported as a histogram).
     public static let runDuration = "rfs_run_duration_seconds"
-    /// Requests for the client's code answered, by `kind` (`fetch_module` or `tree_read`).
+    /// Requests for the client's code answered, by `kind` (`fetch_module` or `tree_read`); see ``FetchKind``.
     public static let fetches = "rfs_fetches_total"
     /// Bytes of the client's code received in those answers, by `kind`.
     public static let fetchBytes = "rfs_fetch_bytes_total"
@@ -53,5 +53,29 @@ public enum RFSMetrics {
     /// Counts one refusal.
     public static func reject(_ reason: Rejection) {
         Counter(label: rejected, dimensions: [("reason", reason.rawValue)]).increment()
+    }
+
+    /// How a run ended: the `outcome` label of ``runs``.
+    public enum RunOutcome: String, Sendable, CaseIterable {
+        /// The script ran to its end.
+        case ok
+        /// The script raised SystemExit.
+        case exit
+        /// An exception escaped the script.
+        case exception
+        /// The run's host died (a signal, `os._exit`, killed for memory or after a cancel).
+        case crashed
+        /// Cancelled (`$/cancelRequest`, a closed session) before it could answer.
+        case cancelled
+        /// The worker could not run it (bad params, no host, shutting down).
+        case error
+    }
+
+    /// What a run host asked the client for: the `kind` label of ``fetches`` and ``fetchBytes``.
+    public enum FetchKind: String, Sendable, CaseIterable {
+        /// `fetch_module`: one module's source (runs without a tree).
+        case fetchModule = "fetch_module"
+        /// `tree/read`: blobs of the run's tree that the node store lacks.
+        case treeRead = "tree_read"
     }
 }

@@ -178,6 +178,20 @@ public final class PythonInterpreter: Sendable {
         }
     }
 
+    /// What the active run tree found in the node store since the last call (each lookup is
+    /// reported once), or nil when no tree is active.
+    public func takeStoreLookups() async throws -> HostStoreLookups? {
+        try await withGIL { gil in
+            try gil.callWorkerJSON("take_store_lookups", []) { json -> HostStoreLookups? in
+                if json == .null { return nil }
+                guard let lookups = HostStoreLookups(result: [HostStoreLookups.member: json]) else {
+                    throw PythonError.unexpectedResult("take_store_lookups returned \(json)")
+                }
+                return lookups
+            }
+        }
+    }
+
     /// Removes the finder of connection `id` from `sys.meta_path`.
     public func unregisterConnection(id: String) async throws {
         try await withGIL { gil in _ = try gil.callWorker("unregister_connection", [.string(id)]) }

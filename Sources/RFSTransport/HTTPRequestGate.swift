@@ -6,6 +6,8 @@ import NIOHTTP1
 enum ServerRoute: Equatable, Sendable {
     /// `GET /healthz`: 200 `ok`, no token needed.
     case healthz
+    /// `GET /metrics`, authorized: 200 with the configured text (Prometheus exposition).
+    case metrics
     /// An authorized WebSocket upgrade on the session path.
     case upgrade
     /// The session path without a valid `Authorization: Bearer` token: 401.
@@ -19,7 +21,7 @@ enum ServerRoute: Equatable, Sendable {
 
     var status: HTTPResponseStatus {
         switch self {
-        case .healthz: return .ok
+        case .healthz, .metrics: return .ok
         case .upgrade: return .switchingProtocols
         case .unauthorized: return .unauthorized
         case .upgradeRequired: return .upgradeRequired
@@ -32,7 +34,7 @@ enum ServerRoute: Equatable, Sendable {
     var body: String {
         switch self {
         case .healthz: return "ok"
-        case .upgrade: return ""
+        case .upgrade, .metrics: return ""
         case .unauthorized: return "missing or wrong bearer token"
         case .upgradeRequired: return "expected a WebSocket upgrade"
         case .badUpgrade: return "invalid WebSocket upgrade request"
@@ -42,10 +44,14 @@ enum ServerRoute: Equatable, Sendable {
     }
 
     /// The complete response for a request that is not upgraded; the connection closes after it.
-    func response(isHead: Bool) -> (head: HTTPResponseHead, body: ByteBuffer?) {
+    /// `text` replaces the route's own body (the metrics page).
+    func response(isHead: Bool, text: String? = nil) -> (head: HTTPResponseHead, body: ByteBuffer?) {
+        let body = text ?? self.body
         var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
-        headers.add(name: "Content-Length", value: String(self.body.utf8.count))
+        // The Prometheus text exposition format announces its version in the content type.
+        let contentType = self == .metrics ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain; charset=utf-8"
+        headers.add(name: "Content-Type", value: contentType)
+        headers.add(name: "Content-Length", value: String(body.utf8.count))
         headers.add(name: "Connection", value: "close")
         switch self {
         case .unauthorized:
@@ -55,11 +61,11 @@ enum ServerRoute: Equatable, Sendable {
             headers.add(name: "Sec-WebSocket-Version", value: "13")
         case .methodNotAllowed:
             headers.add(name: "Allow", value: "GET")
-        case .healthz, .upgrade, .notFound:
+        case .healthz, .metrics, .upgrade, .notFound:
             break
         }
         let head = HTTPResponseHead(version: .http1_1, status: self.status, headers: headers)
-        return (head, isHead ? nil : ByteBuffer(string: self.body))
+        return (head, isHead ? nil : ByteBuffer(string: body))
     }
 }
 
@@ -68,13 +74,23 @@ enum ServerRoute: Equatable, Sendable {
 struct ServerRouter: Sendable {
     var sessionPath: String
     var token: String?
+    /// The text of `GET /metrics`; nil: 404.
+    var metrics: (@Sendable () -> String)? = nil
+    /// False for a listener that serves only `/metrics` and `/healthz` (the session path is 404).
+    var acceptsSessions = true
 
     func route(_ head: HTTPRequestHead) -> ServerRoute {
         let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
         if path == "/healthz" {
             return head.method == .GET || head.method == .HEAD ? .healthz : .methodNotAllowed
         }
-        guard path == self.sessionPath else {
+        if path == "/metrics", self.metrics != nil {
+            if let token = self.token, !BearerToken.isAuthorized(head.headers, expected: token) {
+                return .unauthorized
+            }
+            return head.method == .GET || head.method == .HEAD ? .metrics : .methodNotAllowed
+        }
+        guard self.acceptsSessions, path == self.sessionPath else {
             return .notFound
         }
         // Authentication first: an unauthenticated client learns nothing else about the endpoint.
@@ -140,8 +156,10 @@ final class HTTPRequestGate: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
+    /// Runs on the connection's event loop; the metrics text is rendered here, from memory
+    /// (the registry's counters, under its lock), without I/O.
     private func respond(context: ChannelHandlerContext, route: ServerRoute, isHead: Bool) {
-        let response = route.response(isHead: isHead)
+        let response = route.response(isHead: isHead, text: route == .metrics ? self.router.metrics?() : nil)
         context.write(Self.wrapOutboundOut(.head(response.head)), promise: nil)
         if let body = response.body {
             context.write(Self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)

@@ -33,7 +33,9 @@ struct ServerPipeline: Sendable {
             try sync.addHandler(NIOSSLServerHandler(context: sslContext))
         }
 
-        let router = ServerRouter(sessionPath: self.configuration.path, token: self.configuration.token)
+        let router = ServerRouter(
+            sessionPath: self.configuration.path, token: self.configuration.token, metrics: self.configuration.metrics,
+            acceptsSessions: self.configuration.acceptsSessions)
         let sessionConfiguration = WebSocketSessionHandler.Configuration(
             role: .server,
             maxMessageSize: self.configuration.maxMessageSize,

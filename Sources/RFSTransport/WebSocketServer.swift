@@ -100,6 +100,10 @@ public final class WebSocketServer: Sendable {
             logger: logger,
             onSession: onSession
         )
+        guard configuration.acceptsSessions else {
+            logger.info("metrics listener listening", metadata: ["url": "\(server.url)"])
+            return server
+        }
         if configuration.token == nil && !isLoopback(host: configuration.host) {
             logger.warning(
                 "WebSocket server accepts sessions without a token on a non-loopback address",
@@ -114,10 +118,11 @@ public final class WebSocketServer: Sendable {
     }
 
     /// The URL clients connect to, e.g. `ws://127.0.0.1:8710/v1/session` (for `0.0.0.0` the host
-    /// is reported as is).
+    /// is reported as is); for a metrics-only listener, its page: `http://127.0.0.1:9100/metrics`.
     public var url: String {
-        let scheme = self.configuration.tls == nil ? "ws" : "wss"
         let host = self.configuration.host.contains(":") ? "[\(self.configuration.host)]" : self.configuration.host
+        guard self.configuration.acceptsSessions else { return "http://\(host):\(self.port)/metrics" }
+        let scheme = self.configuration.tls == nil ? "ws" : "wss"
         return "\(scheme)://\(host):\(self.port)\(self.configuration.path)"
     }
 

@@ -43,6 +43,22 @@ public struct WebSocketServerConfiguration: Sendable {
     /// by it, however many tasks send at once to a client that reads slowly or not at all
     /// (`WebSocketSession.send`); default 8 MiB. One larger message goes alone.
     public var maxQueuedOutboundBytes: Int = WebSocketSession.defaultMaxQueuedOutboundBytes
+    /// The text `GET /metrics` answers (a Prometheus exposition, rendered at each request on the
+    /// connection's event loop, so it must be quick and must not block); behind the token when
+    /// there is one. nil: `/metrics` is 404.
+    public var metrics: (@Sendable () -> String)? = nil
+    /// False for a listener that serves no sessions (its session path is 404): see
+    /// ``metricsOnly(host:port:metrics:)``.
+    public var acceptsSessions = true
+
+    /// A listener that serves only `GET /metrics` (and `/healthz`), without a token: the
+    /// worker's `--metrics-listen`, which its caller keeps on loopback.
+    public static func metricsOnly(host: String, port: Int, metrics: @escaping @Sendable () -> String) -> Self {
+        var configuration = WebSocketServerConfiguration(host: host, port: port, token: nil, pingInterval: nil)
+        configuration.metrics = metrics
+        configuration.acceptsSessions = false
+        return configuration
+    }
 
     public init(
         host: String,

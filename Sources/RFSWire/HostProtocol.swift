@@ -295,3 +295,32 @@ public enum HostFrame {
         bytes.prefix(4).reduce(0) { $0 << 8 | Int($1) }
     }
 }
+
+/// What a run's tree found in the node store, reported by the host beside its `run` result
+/// (member `store_lookups` of the result object, `{"hits", "misses"}`): the store is filled by
+/// the host's finder, so only the host knows, and the daemon counts them for `/metrics`. The
+/// client never sees the member (the daemon answers from the parsed ``RunResult``).
+public struct HostStoreLookups: Sendable, Equatable {
+    public static let member = "store_lookups"
+    /// Files an import needed whose blob the store already held.
+    public var hits: Int
+    /// Files an import needed that had to be asked of the client (`tree/read`).
+    public var misses: Int
+
+    public init(hits: Int, misses: Int) {
+        self.hits = hits
+        self.misses = misses
+    }
+
+    /// The lookups a host's `run` result carries; nil when it carries none (a run without a
+    /// tree) or they are malformed (they only feed metrics, so they never fail a run).
+    public init?(result: JSONValue) {
+        guard case .object(let object) = result, case .object(let lookups)? = object[Self.member],
+            case .int(let hits)? = lookups["hits"], case .int(let misses)? = lookups["misses"], hits >= 0, misses >= 0
+        else { return nil }
+        self.hits = Int(clamping: hits)
+        self.misses = Int(clamping: misses)
+    }
+
+    public var json: JSONValue { ["hits": .int(Int64(hits)), "misses": .int(Int64(misses))] }
+}

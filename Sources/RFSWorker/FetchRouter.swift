@@ -11,6 +11,7 @@ import RFSWire
 struct FetchRouter: Sendable {
     let registry: SessionRegistry
     let fetchTimeout: Duration
+    let metrics: WorkerMetrics
     let logger: Logger
 
     /// Whom a host may fetch for.
@@ -49,6 +50,9 @@ struct FetchRouter: Sendable {
         }
         do {
             let reply = try await peer.requestVerbatim(params.method, params: params.params, timeout: deadline)
+            if let kind = RFSMetrics.FetchKind(method: params.method) {
+                metrics.fetched(kind, bytes: reply.text.utf8.count)
+            }
             return HostFetchReply.success(id: id, clientReply: reply.text)
         } catch let error as JSONRPCPeerError {
             // What was asked, for the message: fetch_module names a module, tree/read a snapshot.
@@ -72,5 +76,16 @@ struct FetchRouter: Sendable {
     private static func seconds(_ duration: Duration) -> String {
         let value = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
         return value == value.rounded() ? String(Int(value)) : String(format: "%.3g", value)
+    }
+}
+
+extension RFSMetrics.FetchKind {
+    /// The kind of a fetch by its wire method; nil for any other method a host may relay.
+    init?(method: String) {
+        switch method {
+        case WireMethod.fetchModule: self = .fetchModule
+        case WireMethod.treeRead: self = .treeRead
+        default: return nil
+        }
     }
 }

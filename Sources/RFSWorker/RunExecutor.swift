@@ -30,11 +30,13 @@ final class RunExecutor: Sendable {
     private let context = Mutex(ExecutionContext.empty)
     private let active = ActiveRuns()
     private let stopping = Atomic<Bool>(false)
+    private let metrics: WorkerMetrics
     /// nil when the worker has no node store (no cache directory, or it could not be made).
     let trees: RunTrees?
 
-    init(configuration: WorkerConfiguration, pool: HostPool, trees: RunTrees? = nil, logger: Logger) {
+    init(configuration: WorkerConfiguration, pool: HostPool, trees: RunTrees? = nil, metrics: WorkerMetrics = WorkerMetrics(), logger: Logger) {
         self.configuration = configuration
+        self.metrics = metrics
         self.pool = pool
         self.trees = trees
         self.slots = RunSlots(capacity: configuration.isolation == .shared ? 1 : configuration.maxRuns)
@@ -95,8 +97,11 @@ final class RunExecutor: Sendable {
         if let tree {
             trees?.attach(tree.directory, toHost: host.number) { _ = await host.waitForExit() }
         }
-        let binding = RunHost.Binding(
+        var binding = RunHost.Binding(
             send: send, connectionID: runContext.connectionID, forwardsProcessOutput: isolation != .shared)
+        if tree != nil {
+            binding.storeLookups = { [metrics] in metrics.recordStoreLookups(hits: $0.hits, misses: $0.misses) }
+        }
         let watchdog = RunWatchdog(
             host: host, cancelGrace: configuration.cancelGrace, runTimeout: configuration.runTimeout,
             runMemory: configuration.runMemory, logger: logger)

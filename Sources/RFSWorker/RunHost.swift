@@ -29,6 +29,8 @@ final class RunHost: Sendable {
         /// subprocesses, forked children) as the run's output. Off for a shared host, whose
         /// leftover threads would otherwise write into another client's run.
         let forwardsProcessOutput: Bool
+        /// Told what the run's tree found in the node store, when the host reports it.
+        var storeLookups: (@Sendable (HostStoreLookups) -> Void)? = nil
     }
 
     /// How a run on this host ended.
@@ -237,6 +239,9 @@ final class RunHost: Sendable {
         }.value
         switch reply {
         case .success(let value):
+            if let lookups = HostStoreLookups(result: value) {
+                newBinding.storeLookups?(lookups)
+            }
             do {
                 return .finished(try RunResult(json: value))
             } catch {

@@ -25,6 +25,8 @@ public actor Worker: Service {
 
     private struct Listening {
         let server: WebSocketServer
+        /// `--metrics-listen`'s listener, serving only `/metrics`.
+        let metricsServer: WebSocketServer?
         let environment: WorkerEnvironment
     }
 
@@ -32,10 +34,19 @@ public actor Worker: Service {
     private let logger: Logger
     private var state: State = .created
     private let sessionNumbers = SessionNumbers()
+    /// This worker's metrics: what `/metrics` shows (tests read them here).
+    public nonisolated let metrics: WorkerMetrics
 
-    public init(configuration: WorkerConfiguration, logger: Logger) {
+    public init(configuration: WorkerConfiguration, logger: Logger, metrics: WorkerMetrics = WorkerMetrics()) {
         self.configuration = configuration
         self.logger = logger
+        self.metrics = metrics
+    }
+
+    /// The port of the `--metrics-listen` listener once started (the chosen one when 0 was asked).
+    public var metricsPort: Int? {
+        guard case .listening(let listening) = state else { return nil }
+        return listening.metricsServer?.port
     }
 
     /// Starts the warm run hosts and binds the listener. Returns the bound port.
@@ -46,12 +57,16 @@ public actor Worker: Service {
         case .stopping, .stopped: throw WorkerError.shuttingDown
         case .created: break
         }
+        if let address = configuration.metricsListen, !isLoopback(host: address.host) {
+            throw WorkerError.metricsListenNotLoopback(host: address.host)
+        }
         // The configuration as served: without the tree capability when the store cannot be made.
         var configuration = self.configuration
         let pycache = pycacheDirectory()
         let trees = runTrees(&configuration)
+        if trees != nil { metrics.storeAvailable() }
         let registry = SessionRegistry()
-        let router = FetchRouter(registry: registry, fetchTimeout: configuration.fetchTimeout, logger: logger)
+        let router = FetchRouter(registry: registry, fetchTimeout: configuration.fetchTimeout, metrics: metrics, logger: logger)
         let launcher = HostLauncher(
             executable: configuration.hostExecutable, maxMessageSize: configuration.maxMessageSize,
             pythonPath: configuration.pythonPath, pycacheDirectory: pycache, logLevel: configuration.hostLogLevel,
@@ -60,13 +75,20 @@ public actor Worker: Service {
         let pool = HostPool(launcher: launcher, target: warm, refills: configuration.refillWarmHosts, logger: logger)
         await pool.start()
         let environment = WorkerEnvironment(
-            executor: RunExecutor(configuration: configuration, pool: pool, trees: trees, logger: logger),
+            executor: RunExecutor(configuration: configuration, pool: pool, trees: trees, metrics: metrics, logger: logger),
             registry: registry,
             sessions: LiveSessions(),
             info: WorkerInfo(pythonVersion: configuration.pythonVersion),
-            configuration: configuration
+            configuration: configuration,
+            metrics: metrics
         )
         let server: WebSocketServer
+        let metricsServer: WebSocketServer?
+        let metrics = self.metrics
+        var serverConfiguration = WebSocketServerConfiguration(
+            host: configuration.host, port: configuration.port, token: configuration.token,
+            tls: configuration.tls, maxMessageSize: configuration.maxMessageSize)
+        serverConfiguration.metrics = { metrics.exposition() }
         do {
             var serverConfiguration = WebSocketServerConfiguration(
                 host: configuration.host, port: configuration.port, token: configuration.token,
@@ -87,7 +109,21 @@ public actor Worker: Service {
             await trees?.removeAll()
             throw WorkerError.listenFailed(address: "\(configuration.host):\(configuration.port)", reason: "\(error)")
         }
-        state = .listening(Listening(server: server, environment: environment))
+        do {
+            if let address = configuration.metricsListen {
+                metricsServer = try await WebSocketServer.bind(
+                    configuration: .metricsOnly(host: address.host, port: address.port) { metrics.exposition() },
+                    logger: logger, onSession: { _ in })
+            } else {
+                metricsServer = nil
+            }
+        } catch {
+            await server.shutdown()
+            await pool.shutdown()
+            await trees?.removeAll()
+            throw WorkerError.listenFailed(address: "\(configuration.metricsListen?.description ?? "")", reason: "\(error)")
+        }
+        state = .listening(Listening(server: server, metricsServer: metricsServer, environment: environment))
         logger.info(
             "worker listening",
             metadata: [
@@ -141,7 +177,13 @@ public actor Worker: Service {
         try await start()
         guard case .listening(let listening) = state else { return }
         try await withGracefulShutdownHandler {
-            try await listening.server.run()
+            try await withThrowingDiscardingTaskGroup { group in
+                if let metricsServer = listening.metricsServer {
+                    group.addTask { try await metricsServer.run() }
+                }
+                try await listening.server.run()
+                listening.metricsServer?.initiateShutdown()
+            }
         } onGracefulShutdown: {
             Task { await self.shutdown() }
         }
@@ -159,6 +201,7 @@ public actor Worker: Service {
         // The interrupted runs' replies (and any other in flight) go out before sessions close.
         await listening.environment.sessions.waitUntilIdle()
         await listening.server.shutdown()
+        await listening.metricsServer?.shutdown()
         await listening.environment.executor.shutdownHosts()
         state = .stopped
     }

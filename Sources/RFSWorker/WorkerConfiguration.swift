@@ -3,6 +3,19 @@ import RFSProtocol
 import RFSTransport
 import RFSWire
 
+/// A host and port to listen on; port 0 picks a free one.
+public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
 /// Everything `rfs worker` decides before it listens. Each limit and deadline lives here once.
 public struct WorkerConfiguration: Sendable {
     /// Address to listen on; port 0 picks a free port (the child-worker handshake uses that).
@@ -70,6 +83,10 @@ public struct WorkerConfiguration: Sendable {
     public var pongTimeout: Duration = .seconds(20)
 
     public static let defaultCacheSize: Int64 = 2 << 30
+    /// A second listener that serves only `GET /metrics`, without a token (`--metrics-listen`):
+    /// for a scraper on the same machine. Refused at start unless its host is loopback (the
+    /// main listener's `/metrics` needs the token). nil: none.
+    public var metricsListen: ListenAddress?
 
     public init(
         host: String = "127.0.0.1", port: Int = 8710, token: String? = nil, tls: TLSFiles? = nil,

@@ -8,6 +8,7 @@ struct WorkerEnvironment: Sendable {
     let sessions: LiveSessions
     let info: WorkerInfo
     let configuration: WorkerConfiguration
+    let metrics: WorkerMetrics
 }
 
 /// How the worker describes itself in `initialize`.

@@ -48,7 +48,11 @@ final class WorkerSession: Sendable {
     func serve() async {
         await registerHandlers()
         environment.sessions.insert(number, peer)
-        defer { environment.sessions.remove(number) }
+        environment.metrics.sessionOpened()
+        defer {
+            environment.sessions.remove(number)
+            environment.metrics.sessionClosed()
+        }
         logger.info("session opened")
         await peer.run(inbound: transport.messages)
         await peer.close(reason: "session \(number) closed")
@@ -106,7 +110,22 @@ final class WorkerSession: Sendable {
         return .null
     }
 
+    /// Runs the script and answers how it ended; every run, however it ends, is counted by
+    /// outcome with its duration from the request's arrival (queueing included) to its answer.
     private func run(_ request: JSONRPCRequest) async throws -> JSONValue {
+        let started = ContinuousClock.now
+        do {
+            let result = try await execute(request)
+            environment.metrics.runFinished(result.outcome, duration: ContinuousClock.now - started)
+            return result.json
+        } catch {
+            let outcome: RFSMetrics.RunOutcome = error is CancellationError || Task.isCancelled ? .cancelled : .error
+            environment.metrics.runFinished(outcome, duration: ContinuousClock.now - started)
+            throw error
+        }
+    }
+
+    private func execute(_ request: JSONRPCRequest) async throws -> RunResult {
         var run = try RunParams(json: request.params)
         run.context = state.withLock { state in
             if let context = run.context {
@@ -133,6 +152,18 @@ final class WorkerSession: Sendable {
             throw error.rpcError
         }
         logger.debug("run finished", metadata: ["filename": "\(run.filename)", "result": "\(result)"])
-        return result.json
+        return result
+    }
+}
+
+extension RunResult {
+    /// The `outcome` label of ``RFSMetrics/runs``.
+    var outcome: RFSMetrics.RunOutcome {
+        switch self {
+        case .ok: .ok
+        case .exit: .exit
+        case .exception: .exception
+        case .crashed: .crashed
+        }
     }
 }

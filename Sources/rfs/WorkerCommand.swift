@@ -77,6 +77,11 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("python-path"), help: "Extra sys.path entry on the worker (repeatable).")
     var pythonPath: [String] = []
 
+    @Option(
+        name: .customLong("metrics-listen"),
+        help: "Also serve GET /metrics without a token on this loopback HOST:PORT (the main listener's /metrics needs the token).")
+    var metricsListen: String?
+
     @Flag(help: "Child-worker mode for `rfs run` (needs the handshake environment).")
     var handshake = false
 
@@ -105,6 +110,18 @@ struct WorkerCommand: AsyncParsableCommand {
         configuration.cacheSize = cacheSize.bytes
         configuration.pingInterval = keepalive.pingInterval.duration
         configuration.pongTimeout = keepalive.pongTimeout.duration
+        if let metricsListen {
+            do {
+                let address = try Self.address(metricsListen, option: "--metrics-listen")
+                // The worker refuses it too; refused here first, as the usage error it is.
+                guard isLoopback(host: address.host) else {
+                    throw CLIError(WorkerError.metricsListenNotLoopback(host: address.host).description)
+                }
+                configuration.metricsListen = address
+            } catch let error as CLIError {
+                throw Console.fail(error.description, exitCode: error.exitCode)
+            }
+        }
         if handshake {
             if let refusal = ChildHandshake.refusal(environment: ProcessInfo.processInfo.environment) {
                 throw Console.fail(refusal, exitCode: 1)
@@ -120,6 +137,9 @@ struct WorkerCommand: AsyncParsableCommand {
             }
         }
         let worker = Worker(configuration: configuration, logger: logger)
+        // Once per process, before anything counts: the worker's registry also receives what is
+        // counted through swift-metrics' global API (refusals in the transport and the peer).
+        worker.metrics.bootstrapProcessMetrics()
         let port: Int
         do {
             port = try await worker.start()
@@ -138,8 +158,24 @@ struct WorkerCommand: AsyncParsableCommand {
             let scheme = configuration.tls == nil ? "ws" : "wss"
             let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
             Console.write("rfs worker listening on \(scheme)://\(host):\(port)/v1/session\n", to: .standardOutput)
+            if let metricsPort = await worker.metricsPort, let address = configuration.metricsListen {
+                let host = address.host.contains(":") ? "[\(address.host)]" : address.host
+                Console.write("rfs worker metrics on http://\(host):\(metricsPort)/metrics\n", to: .standardOutput)
+            }
         }
         try await group.run()
+    }
+
+    /// `HOST:PORT` (`[::1]:9100` for IPv6) of a listen option.
+    static func address(_ value: String, option: String) throws -> ListenAddress {
+        guard let colon = value.lastIndex(of: ":"), let port = Int(value[value.index(after: colon)...]),
+            (0...65535).contains(port)
+        else {
+            throw CLIError("\(option) \(value): expected HOST:PORT")
+        }
+        var host = String(value[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return ListenAddress(host: host, port: port)
     }
 
     private func configure(_ configuration: inout WorkerConfiguration) throws {

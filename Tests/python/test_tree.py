@@ -407,3 +407,20 @@ def test_prefetched_modules_are_compiled_ahead_by_a_helper_process(tmp_path):
     assert store.read_code(shas["other"]) is not None
     assert store.read_code(shas["bad"]) is None  # left to the importing thread, which reports it
     assert list((tmp_path / "store" / "tmp").iterdir()) == []
+
+
+def test_store_lookups_count_each_needed_file_once_as_a_hit_or_a_miss(env):
+    files = {"rfst_lookup_a.py": "A = 1\n", "rfst_lookup_b.py": "B = 2\n"}
+    client = env.client([(env.folder("lookups", files), "source")])
+    env.activate(client, {"rfst_lookup_a", "rfst_lookup_b"})
+    importlib.import_module("rfst_lookup_a")
+    assert tree.take_store_lookups() == (0, 1)  # asked of the client
+    assert tree.take_store_lookups() == (0, 0)  # each lookup is reported once
+
+    # A later run's tree over the same store: a is stored already, b is not.
+    env.activate(client, {"rfst_lookup_a", "rfst_lookup_b"}, run="run2")
+    importlib.import_module("rfst_lookup_a")
+    importlib.import_module("rfst_lookup_b")
+    assert tree.take_store_lookups() == (1, 1)
+    tree.set_run_tree(None, env.plugin, None)
+    assert tree.take_store_lookups() is None

@@ -21,7 +21,7 @@ from typing import Any, Iterable, Optional
 from .tree_finder import TreeFinder, TreePathEntryFinder
 from .tree_manifest import TreeConfig
 
-__all__ = ["active_finder", "path_hook", "run_stats", "set_run_tree"]
+__all__ = ["active_finder", "path_hook", "run_stats", "set_run_tree", "take_store_lookups"]
 
 _active: Optional[TreeFinder] = None
 _hidden: list[Any] = []  # the fetch_module finders taken out of sys.meta_path, in their order
@@ -36,6 +36,13 @@ def run_stats() -> Optional[dict]:
     script may print it (tests and ``scripts/bench-real`` do)."""
     finder = _active
     return None if finder is None else finder.stats()
+
+
+def take_store_lookups() -> Optional[tuple[int, int]]:
+    """The active tree's store hits and misses since the last call (each lookup is reported
+    once, however many runs a tree finder lives through), or None without a tree."""
+    finder = _active
+    return None if finder is None else finder.fetcher.take_store_lookups()
 
 
 def set_run_tree(

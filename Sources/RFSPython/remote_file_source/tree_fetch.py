@@ -65,6 +65,12 @@ class BlobFetcher:
         self.bytes_received = 0
         #: Seconds spent waiting for tree/read replies (sending, the client's work, receiving).
         self.seconds_waiting = 0.0
+        #: Store lookups of the files imports needed: found stored (``store_hits``, prefetched
+        #: ones included) or asked of the client (``store_misses``). The daemon counts them for
+        #: ``/metrics`` (``take_store_lookups``). Guarded by ``_counts``: importing threads race.
+        self._counts = threading.Lock()
+        self.store_hits = 0
+        self.store_misses = 0
         # The background continuation (``_continue``): after a reply whose prefetch the budget
         # may have cut short, one daemon thread asks for the rest of those modules' closure
         # while the importing thread compiles what it has, so transfer and compile overlap.
@@ -88,6 +94,7 @@ class BlobFetcher:
         """
         entries = [e for e in entries if e.sha is not None]
         if all(self.store.has_blob(e.sha) for e in entries):
+            self._count(hits=len(entries))
             return  # the usual case once a reply came: no lock, so no wait behind a background request
         with self._turn:
             self._waiters += 1
@@ -98,6 +105,18 @@ class BlobFetcher:
                 self._waiters -= 1
                 self._turn.notify_all()
 
+    def _count(self, hits: int = 0, misses: int = 0) -> None:
+        with self._counts:
+            self.store_hits += hits
+            self.store_misses += misses
+
+    def take_store_lookups(self) -> tuple[int, int]:
+        """The store hits and misses counted since the last call, and start counting anew."""
+        with self._counts:
+            taken = (self.store_hits, self.store_misses)
+            self.store_hits = self.store_misses = 0
+            return taken
+
     def close(self) -> None:
         """The run's tree is done: no further background requests."""
         self._closed = True
@@ -107,11 +126,16 @@ class BlobFetcher:
         with self._lock:
             need: list[Entry] = []
             shas: set[str] = set()
+            hits = 0
             for entry in entries:
-                if entry.sha is None or entry.sha in shas or self.store.has_blob(entry.sha):
+                if entry.sha is None or entry.sha in shas:
+                    continue
+                if self.store.has_blob(entry.sha):
+                    hits += 1
                     continue
                 shas.add(entry.sha)
                 need.append(entry)
+            self._count(hits=hits, misses=len(need))
             if need:
                 self._compute_missing()
                 self._fetch(need)

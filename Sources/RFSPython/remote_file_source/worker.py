@@ -52,6 +52,7 @@ __all__ = [
     "register_connection",
     "set_execution_context",
     "set_run_tree",
+    "take_store_lookups",
     "top_level_names",
     "unregister_connection",
 ]
@@ -145,6 +146,15 @@ def set_run_tree(connection_id, tree_json):
         return
     connection = finder.connection if finder is not None else BridgeConnection(connection_id)
     tree.set_run_tree(connection, plugin, tree_json, hide=[finder] if finder is not None else [])
+
+
+def take_store_lookups():
+    """JSON ``{"hits", "misses"}``: what the run's tree found in the node store since the last
+    call, or ``null`` without a tree. The host adds it to its ``run`` result for the daemon."""
+    from . import tree
+
+    lookups = tree.take_store_lookups()
+    return json.dumps(None if lookups is None else {"hits": lookups[0], "misses": lookups[1]})
 
 
 def _discard_prefetched():
