@@ -87,14 +87,11 @@ public actor Worker: Service {
         let metrics = self.metrics
         var serverConfiguration = WebSocketServerConfiguration(
             host: configuration.host, port: configuration.port, token: configuration.token,
-            tls: configuration.tls, maxMessageSize: configuration.maxMessageSize)
+            tls: configuration.tls, maxMessageSize: configuration.maxMessageSize,
+            pingInterval: configuration.pingInterval, pongTimeout: configuration.pongTimeout)
+        serverConfiguration.maxQueuedOutboundBytes = configuration.maxQueuedOutputBytes
         serverConfiguration.metrics = { metrics.exposition() }
         do {
-            var serverConfiguration = WebSocketServerConfiguration(
-                host: configuration.host, port: configuration.port, token: configuration.token,
-                tls: configuration.tls, maxMessageSize: configuration.maxMessageSize,
-                pingInterval: configuration.pingInterval, pongTimeout: configuration.pongTimeout)
-            serverConfiguration.maxQueuedOutboundBytes = configuration.maxQueuedOutputBytes
             server = try await WebSocketServer.bind(
                 configuration: serverConfiguration,
                 logger: logger,
