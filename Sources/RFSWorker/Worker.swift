@@ -19,7 +19,8 @@ public actor Worker: Service {
     private enum State {
         case created
         case listening(Listening)
-        case stopping
+        /// Shutting down; the task does it, and every caller of ``shutdown()`` waits for it.
+        case stopping(Task<Void, Never>)
         case stopped
     }
 
@@ -191,8 +192,22 @@ public actor Worker: Service {
     /// them; their hosts are killed after the cancel grace), answers them, closes sessions and
     /// stops every run host. Safe to call more than once.
     public func shutdown() async {
-        guard case .listening(let listening) = state else { return }
-        state = .stopping
+        switch state {
+        case .listening(let listening):
+            let stopping = Task { await self.stop(listening) }
+            state = .stopping(stopping)
+            await stopping.value
+        case .stopping(let stopping):
+            // A second caller (the graceful-shutdown handler and `run`'s own end) waits for the
+            // first one's work: returning early would let the process exit with run hosts
+            // still up and run trees left in the cache.
+            await stopping.value
+        case .created, .stopped:
+            return
+        }
+    }
+
+    private func stop(_ listening: Listening) async {
         logger.info("worker shutting down")
         await listening.environment.executor.drain(shutdownGrace: configuration.shutdownGrace)
         // The interrupted runs' replies (and any other in flight) go out before sessions close.
