@@ -64,6 +64,7 @@ let package = Package(
         .target(
             name: "RFSTransport",
             dependencies: [
+                "RFSProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -118,7 +119,7 @@ let package = Package(
             dependencies: ["RFSManifest", "RFSModuleIndex", "RFSWire", "RFSClient", "RFSProtocol", "RFSTestSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "RFSWireTests", dependencies: ["RFSWire", "RFSProtocol"]),
-        .testTarget(name: "RFSWorkerTests", dependencies: ["RFSWorker", "RFSWire", "RFSProtocol", "RFSStore"]),
+        .testTarget(name: "RFSWorkerTests", dependencies: ["RFSWorker", "RFSWire", "RFSProtocol", "RFSStore", "RFSTransport"]),
         .testTarget(name: "RFSStoreTests", dependencies: ["RFSStore", "RFSTestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "RFSHostTests", dependencies: ["RFSHost", "RFSPython", "RFSWire", "CRFSSystem"]),
         .testTarget(

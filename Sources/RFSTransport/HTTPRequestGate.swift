@@ -1,13 +1,14 @@
 import Logging
 import NIOCore
 import NIOHTTP1
+import RFSProtocol
 
 /// What the server does with one HTTP request (DESIGN.md §3 "Transport", "Authentication").
 enum ServerRoute: Equatable, Sendable {
     /// `GET /healthz`: 200 `ok`, no token needed.
     case healthz
-    /// An authorized WebSocket upgrade on the session path.
-    case upgrade
+    /// An authorized WebSocket upgrade on the session path, by this principal.
+    case upgrade(Principal)
     /// The session path without a valid `Authorization: Bearer` token: 401.
     case unauthorized
     /// The session path, authorized, but not a WebSocket upgrade: 426.
@@ -16,6 +17,12 @@ enum ServerRoute: Equatable, Sendable {
     case badUpgrade
     case methodNotAllowed
     case notFound
+
+    /// The principal of an upgrade route; nil for every other route.
+    var principal: Principal? {
+        if case .upgrade(let principal) = self { return principal }
+        return nil
+    }
 
     var status: HTTPResponseStatus {
         switch self {
@@ -67,7 +74,13 @@ enum ServerRoute: Equatable, Sendable {
 /// apply the same rules.
 struct ServerRouter: Sendable {
     var sessionPath: String
-    var token: String?
+    var authentication: Authentication
+
+    /// The principal of a request's token; nil means 401. Other routes that need a token (such
+    /// as `/metrics`) check it here too, so there is one place that compares tokens.
+    func authenticate(_ headers: HTTPHeaders) -> Principal? {
+        self.authentication.principal(for: headers)
+    }
 
     func route(_ head: HTTPRequestHead) -> ServerRoute {
         let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
@@ -78,14 +91,14 @@ struct ServerRouter: Sendable {
             return .notFound
         }
         // Authentication first: an unauthenticated client learns nothing else about the endpoint.
-        if let token = self.token, !BearerToken.isAuthorized(head.headers, expected: token) {
+        guard let principal = self.authenticate(head.headers) else {
             return .unauthorized
         }
         guard head.method == .GET else {
             return .methodNotAllowed
         }
         let wantsWebSocket = head.headers[canonicalForm: "upgrade"].contains { $0.lowercased() == "websocket" }
-        return wantsWebSocket ? .upgrade : .upgradeRequired
+        return wantsWebSocket ? .upgrade(principal) : .upgradeRequired
     }
 }
 
@@ -123,7 +136,7 @@ final class HTTPRequestGate: ChannelInboundHandler, RemovableChannelHandler {
         switch (self.state, part) {
         case (.awaitingHead, .head(let head)):
             let route = self.router.route(head)
-            if route == .upgrade {
+            if case .upgrade = route {
                 self.state = .forwarding
                 context.fireChannelRead(data)
                 return
@@ -160,6 +173,7 @@ final class HTTPRequestGate: ChannelInboundHandler, RemovableChannelHandler {
         ]
         if route == .unauthorized {
             metadata["reason"] = "missing or wrong bearer token"
+            RFSMetrics.reject(.unauthorized)
             self.logger.notice("Refused WebSocket upgrade", metadata: metadata)
         } else {
             self.logger.debug("Answered HTTP request", metadata: metadata)

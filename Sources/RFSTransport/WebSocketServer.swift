@@ -100,7 +100,7 @@ public final class WebSocketServer: Sendable {
             logger: logger,
             onSession: onSession
         )
-        if configuration.token == nil && !isLoopback(host: configuration.host) {
+        if !configuration.authentication.requiresToken && !isLoopback(host: configuration.host) {
             logger.warning(
                 "WebSocket server accepts sessions without a token on a non-loopback address",
                 metadata: ["host": "\(configuration.host)"]
@@ -108,7 +108,7 @@ public final class WebSocketServer: Sendable {
         }
         logger.info(
             "WebSocket server listening",
-            metadata: ["url": "\(server.url)", "auth": "\(configuration.token == nil ? "none" : "bearer")"]
+            metadata: ["url": "\(server.url)", "auth": "\(configuration.authentication.summary)"]
         )
         return server
     }
@@ -207,11 +207,12 @@ public final class WebSocketServer: Sendable {
             accepted.channel.close(promise: nil)
             return
         }
-        guard case .websocket(let asyncChannel, let connection) = result else {
+        guard case .websocket(let asyncChannel, let connection, let principal) = result else {
             return
         }
         var logger = self.logger
         logger[metadataKey: "remote"] = "\(connection.remoteDescription)"
+        logger[metadataKey: "principal"] = "\(principal.name)"
         do {
             try await asyncChannel.executeThenClose { inbound, outbound in
                 let session = WebSocketSession(
@@ -219,7 +220,8 @@ public final class WebSocketServer: Sendable {
                     inbound: inbound,
                     outbound: outbound,
                     connection: connection,
-                    maxMessageSize: self.configuration.maxMessageSize
+                    maxMessageSize: self.configuration.maxMessageSize,
+                    principal: principal
                 )
                 guard self.register(session) else {
                     await session.close(code: .goingAway, reason: "server shutting down")

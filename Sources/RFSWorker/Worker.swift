@@ -70,7 +70,7 @@ public actor Worker: Service {
         do {
             server = try await WebSocketServer.bind(
                 configuration: WebSocketServerConfiguration(
-                    host: configuration.host, port: configuration.port, token: configuration.token,
+                    host: configuration.host, port: configuration.port, authentication: configuration.authentication,
                     tls: configuration.tls, maxMessageSize: configuration.maxMessageSize),
                 logger: logger,
                 onSession: { [sessionNumbers, logger] transport in
@@ -89,7 +89,7 @@ public actor Worker: Service {
             "worker listening",
             metadata: [
                 "address": "\(configuration.host):\(server.port)", "tls": "\(configuration.tls != nil)",
-                "auth": "\(configuration.token != nil)", "python": "\(configuration.pythonVersion)",
+                "auth": "\(configuration.authentication.summary)", "python": "\(configuration.pythonVersion)",
                 "isolation": "\(configuration.isolation.rawValue)", "max_runs": "\(configuration.maxRuns)",
                 "warm_hosts": "\(warm)", "tree": "\(trees != nil)",
             ])

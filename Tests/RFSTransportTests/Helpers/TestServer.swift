@@ -36,7 +36,7 @@ func testServerConfiguration(
     WebSocketServerConfiguration(
         host: "127.0.0.1",
         port: 0,
-        token: token,
+        authentication: token.map(Authentication.token) ?? .none,
         tls: tls,
         maxMessageSize: maxMessageSize,
         pingInterval: pingInterval,
