@@ -74,7 +74,8 @@ extension EndToEnd {
                 #expect(lines.contains { $0.contains("principal=\(name)") && $0.hasSuffix("] run") }, "\(name)'s run is logged")
                 #expect(lines.contains { $0.contains("principal=\(name)") && $0.hasSuffix("] session opened") })
             }
-            #expect(lines.contains { $0.contains("principal=srv") && $0.hasSuffix("] run refused") })
+            #expect(lines.contains { $0.contains("principal=srv") && $0.contains("needs=run") && $0.hasSuffix("] permission denied") })
+            #expect(lines.contains { $0.contains("principal=viewer") && $0.contains("needs=serve") && $0.hasSuffix("] permission denied") })
             #expect(lines.contains { $0.contains("tokens loaded") && $0.contains("alice=run,serve") && $0.contains("ops=admin") })
             #expect(!log.stderr.contains(TokenWorker.token("alice")), "no token appears in the log")
         }
