@@ -11,7 +11,10 @@ import Synchronization
 /// under `session` isolation, the session's run host (``HostSlot``), discarded when it closes.
 ///
 /// **Permissions** (issue 10): the session acts as the ``Principal`` its token authenticated
-/// (immutable for its life) and checks it per method; see ``SessionPermissions``.
+/// (immutable for its life) and checks it per method: `run` needs `run`, `set_connection_id`
+/// needs `serve` (and an id no other token's session holds), `request_plugin_info` needs
+/// `info`, `initialize` is open to every token; which connection ids a run may use is
+/// ``RunRequester``'s rule. A refusal is JSON-RPC error -32001 naming the token.
 final class WorkerSession: Sendable {
     private struct State {
         var connectionID: String?
@@ -142,7 +145,8 @@ final class WorkerSession: Sendable {
             return ExecutionContext(connectionID: id, topLevelNames: state.announcedNames)
         }
         let requester = RunRequester(principal: principal, registry: environment.registry)
-        let connectionID = run.context?.connectionID ?? "none"
+        // For the log: the id the run names, "none", or "current" (it takes the worker's context).
+        let connectionID = run.context.map { $0.connectionID ?? "none" } ?? "current"
         do {
             // Refused at once rather than after waiting for a slot; the executor checks again
             // where it settles the context (it may be the worker's current one).
