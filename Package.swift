@@ -122,7 +122,7 @@ let package = Package(
             dependencies: ["RFSManifest", "RFSModuleIndex", "RFSWire", "RFSClient", "RFSProtocol", "RFSTestSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "RFSWireTests", dependencies: ["RFSWire", "RFSProtocol"]),
-        .testTarget(name: "RFSWorkerTests", dependencies: ["RFSWorker", "RFSWire", "RFSProtocol", "RFSStore", "RFSTestSupport"]),
+        .testTarget(name: "RFSWorkerTests", dependencies: ["RFSWorker", "RFSWire", "RFSProtocol", "RFSStore", "RFSTestSupport", "RFSTransport"]),
         .testTarget(name: "RFSStoreTests", dependencies: ["RFSStore", "RFSTestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "RFSHostTests", dependencies: ["RFSHost", "RFSPython", "RFSWire", "CRFSSystem"]),
         .testTarget(

@@ -1,15 +1,19 @@
 import Logging
 import NIOCore
 import NIOHTTP1
+import RFSProtocol
 
 /// What the server does with one HTTP request (DESIGN.md §3 "Transport", "Authentication").
 enum ServerRoute: Equatable, Sendable {
     /// `GET /healthz`: 200 `ok`, no token needed.
     case healthz
-    /// `GET /metrics`, authorized: 200 with the configured text (Prometheus exposition).
+    /// `GET /metrics`, by a token with the `info` permission: 200 with the configured text
+    /// (Prometheus exposition).
     case metrics
-    /// An authorized WebSocket upgrade on the session path.
-    case upgrade
+    /// `GET /metrics` with a valid token that lacks the `info` permission: 403.
+    case forbidden
+    /// An authorized WebSocket upgrade on the session path, by this principal.
+    case upgrade(Principal)
     /// The session path without a valid `Authorization: Bearer` token: 401.
     case unauthorized
     /// The session path, authorized, but not a WebSocket upgrade: 426.
@@ -19,11 +23,18 @@ enum ServerRoute: Equatable, Sendable {
     case methodNotAllowed
     case notFound
 
+    /// The principal of an upgrade route; nil for every other route.
+    var principal: Principal? {
+        if case .upgrade(let principal) = self { return principal }
+        return nil
+    }
+
     var status: HTTPResponseStatus {
         switch self {
         case .healthz, .metrics: return .ok
         case .upgrade: return .switchingProtocols
         case .unauthorized: return .unauthorized
+        case .forbidden: return .forbidden
         case .upgradeRequired: return .upgradeRequired
         case .badUpgrade: return .badRequest
         case .methodNotAllowed: return .methodNotAllowed
@@ -36,6 +47,7 @@ enum ServerRoute: Equatable, Sendable {
         case .healthz: return "ok"
         case .upgrade, .metrics: return ""
         case .unauthorized: return "missing or wrong bearer token"
+        case .forbidden: return "this token may not read metrics (needs the info permission)"
         case .upgradeRequired: return "expected a WebSocket upgrade"
         case .badUpgrade: return "invalid WebSocket upgrade request"
         case .methodNotAllowed: return "method not allowed"
@@ -61,7 +73,7 @@ enum ServerRoute: Equatable, Sendable {
             headers.add(name: "Sec-WebSocket-Version", value: "13")
         case .methodNotAllowed:
             headers.add(name: "Allow", value: "GET")
-        case .healthz, .metrics, .upgrade, .notFound:
+        case .healthz, .metrics, .upgrade, .notFound, .forbidden:
             break
         }
         let head = HTTPResponseHead(version: .http1_1, status: self.status, headers: headers)
@@ -73,11 +85,17 @@ enum ServerRoute: Equatable, Sendable {
 /// apply the same rules.
 struct ServerRouter: Sendable {
     var sessionPath: String
-    var token: String?
+    var authentication: Authentication
     /// The text of `GET /metrics`; nil: 404.
     var metrics: (@Sendable () -> String)? = nil
     /// False for a listener that serves only `/metrics` and `/healthz` (the session path is 404).
     var acceptsSessions = true
+
+    /// The principal of a request's token; nil means 401. Other routes that need a token (such
+    /// as `/metrics`) check it here too, so there is one place that compares tokens.
+    func authenticate(_ headers: HTTPHeaders) -> Principal? {
+        self.authentication.principal(for: headers)
+    }
 
     func route(_ head: HTTPRequestHead) -> ServerRoute {
         let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
@@ -85,23 +103,22 @@ struct ServerRouter: Sendable {
             return head.method == .GET || head.method == .HEAD ? .healthz : .methodNotAllowed
         }
         if path == "/metrics", self.metrics != nil {
-            if let token = self.token, !BearerToken.isAuthorized(head.headers, expected: token) {
-                return .unauthorized
-            }
+            guard let principal = self.authenticate(head.headers) else { return .unauthorized }
+            guard principal.may(.info) else { return .forbidden }
             return head.method == .GET || head.method == .HEAD ? .metrics : .methodNotAllowed
         }
         guard self.acceptsSessions, path == self.sessionPath else {
             return .notFound
         }
         // Authentication first: an unauthenticated client learns nothing else about the endpoint.
-        if let token = self.token, !BearerToken.isAuthorized(head.headers, expected: token) {
+        guard let principal = self.authenticate(head.headers) else {
             return .unauthorized
         }
         guard head.method == .GET else {
             return .methodNotAllowed
         }
         let wantsWebSocket = head.headers[canonicalForm: "upgrade"].contains { $0.lowercased() == "websocket" }
-        return wantsWebSocket ? .upgrade : .upgradeRequired
+        return wantsWebSocket ? .upgrade(principal) : .upgradeRequired
     }
 }
 
@@ -139,7 +156,7 @@ final class HTTPRequestGate: ChannelInboundHandler, RemovableChannelHandler {
         switch (self.state, part) {
         case (.awaitingHead, .head(let head)):
             let route = self.router.route(head)
-            if route == .upgrade {
+            if case .upgrade = route {
                 self.state = .forwarding
                 context.fireChannelRead(data)
                 return
@@ -178,7 +195,12 @@ final class HTTPRequestGate: ChannelInboundHandler, RemovableChannelHandler {
         ]
         if route == .unauthorized {
             metadata["reason"] = "missing or wrong bearer token"
+            RFSMetrics.reject(.unauthorized)
             self.logger.notice("Refused WebSocket upgrade", metadata: metadata)
+        } else if route == .forbidden {
+            metadata["reason"] = "token lacks the info permission"
+            RFSMetrics.reject(.forbidden)
+            self.logger.notice("Refused metrics request", metadata: metadata)
         } else {
             self.logger.debug("Answered HTTP request", metadata: metadata)
         }

@@ -6,8 +6,8 @@ import NIOWebSocket
 
 /// How an accepted connection ended its HTTP phase.
 enum ServerUpgradeResult: Sendable {
-    /// Upgraded: the session's channel and shared state.
-    case websocket(NIOAsyncChannel<String, ByteBuffer>, WebSocketConnectionState)
+    /// Upgraded: the session's channel, shared state and authenticated principal.
+    case websocket(NIOAsyncChannel<String, ByteBuffer>, WebSocketConnectionState, Principal)
     /// The upgrader refused a request the gate had let through; a 400 was sent.
     case rejected
 }
@@ -34,8 +34,11 @@ struct ServerPipeline: Sendable {
         }
 
         let router = ServerRouter(
-            sessionPath: self.configuration.path, token: self.configuration.token, metrics: self.configuration.metrics,
-            acceptsSessions: self.configuration.acceptsSessions)
+            sessionPath: self.configuration.path, authentication: self.configuration.authentication,
+            metrics: self.configuration.metrics, acceptsSessions: self.configuration.acceptsSessions)
+        // Who the upgrade request authenticated as: set by `shouldUpgrade`, read by the upgrade
+        // pipeline handler right after it. Both run on this channel's event loop.
+        let authenticated = NIOLoopBoundBox<Principal?>(nil, eventLoop: channel.eventLoop)
         let sessionConfiguration = WebSocketSessionHandler.Configuration(
             role: .server,
             maxMessageSize: self.configuration.maxMessageSize,
@@ -53,16 +56,21 @@ struct ServerPipeline: Sendable {
             shouldUpgrade: { channel, head in
                 // The gate already checked; checking again keeps the token rule in force even if
                 // the pipeline changes.
-                channel.eventLoop.makeSucceededFuture(router.route(head) == .upgrade ? HTTPHeaders() : nil)
+                let principal = router.route(head).principal
+                authenticated.value = principal
+                return channel.eventLoop.makeSucceededFuture(principal != nil ? HTTPHeaders() : nil)
             },
             upgradePipelineHandler: { channel, _ in
                 channel.eventLoop.makeCompletedFuture {
+                    guard let principal = authenticated.value else {
+                        throw WebSocketTransportError.invalidConfiguration("upgrade without an authenticated principal")
+                    }
                     let (asyncChannel, connection) = try wrapSessionChannel(
                         channel,
                         configuration: sessionConfiguration,
                         logger: logger
                     )
-                    return .websocket(asyncChannel, connection)
+                    return .websocket(asyncChannel, connection, principal)
                 }
             }
         )

@@ -313,6 +313,10 @@ struct ClientHandshake: Sendable {
             timedOut.withLockedValue { $0 = true }
             channel.close(promise: nil)
         }
+        // Disarmed on the event loop the moment the handshake ends, not when the connecting task
+        // next runs: a task resumed late (a busy cooperative pool) must not find its finished
+        // connection closed by the handshake deadline.
+        upgrade.whenComplete { _ in timeout.cancel() }
         return PendingClientConnection(channel: channel, upgrade: upgrade, timeout: timeout, timedOut: timedOut)
     }
 }

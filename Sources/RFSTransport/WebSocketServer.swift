@@ -104,7 +104,7 @@ public final class WebSocketServer: Sendable {
             logger.info("metrics listener listening", metadata: ["url": "\(server.url)"])
             return server
         }
-        if configuration.token == nil && !isLoopback(host: configuration.host) {
+        if !configuration.authentication.requiresToken && !isLoopback(host: configuration.host) {
             logger.warning(
                 "WebSocket server accepts sessions without a token on a non-loopback address",
                 metadata: ["host": "\(configuration.host)"]
@@ -112,7 +112,7 @@ public final class WebSocketServer: Sendable {
         }
         logger.info(
             "WebSocket server listening",
-            metadata: ["url": "\(server.url)", "auth": "\(configuration.token == nil ? "none" : "bearer")"]
+            metadata: ["url": "\(server.url)", "auth": "\(configuration.authentication.summary)"]
         )
         return server
     }
@@ -212,11 +212,12 @@ public final class WebSocketServer: Sendable {
             accepted.channel.close(promise: nil)
             return
         }
-        guard case .websocket(let asyncChannel, let connection) = result else {
+        guard case .websocket(let asyncChannel, let connection, let principal) = result else {
             return
         }
         var logger = self.logger
         logger[metadataKey: "remote"] = "\(connection.remoteDescription)"
+        logger[metadataKey: "principal"] = "\(principal.name)"
         do {
             try await asyncChannel.executeThenClose { inbound, outbound in
                 let session = WebSocketSession(
@@ -225,7 +226,8 @@ public final class WebSocketServer: Sendable {
                     outbound: outbound,
                     connection: connection,
                     maxMessageSize: self.configuration.maxMessageSize,
-                    maxQueuedOutboundBytes: self.configuration.maxQueuedOutboundBytes
+                    maxQueuedOutboundBytes: self.configuration.maxQueuedOutboundBytes,
+                    principal: principal
                 )
                 guard self.register(session) else {
                     await session.close(code: .goingAway, reason: "server shutting down")

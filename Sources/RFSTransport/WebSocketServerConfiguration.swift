@@ -17,10 +17,9 @@ public struct WebSocketServerConfiguration: Sendable {
     public var host: String
     /// Port to listen on; 0 picks an ephemeral port (read it back from `WebSocketServer.port`).
     public var port: Int
-    /// Bearer token required on the upgrade request. `nil` accepts everyone: only do that on
-    /// loopback after the user opted in explicitly (see `isLoopback(host:)`); the server does not
-    /// second-guess the caller.
-    public var token: String?
+    /// Which bearer tokens the upgrade request must carry, and the ``Principal`` each one makes
+    /// the session (``WebSocketSession/principal``); `.none` accepts everyone.
+    public var authentication: Authentication
     /// Certificate and key for `wss://`; `nil` serves plain `ws://`.
     public var tls: TLSFiles?
     /// Largest inbound message (after reassembling fragments); larger ones close the connection
@@ -54,7 +53,7 @@ public struct WebSocketServerConfiguration: Sendable {
     /// A listener that serves only `GET /metrics` (and `/healthz`), without a token: the
     /// worker's `--metrics-listen`, which its caller keeps on loopback.
     public static func metricsOnly(host: String, port: Int, metrics: @escaping @Sendable () -> String) -> Self {
-        var configuration = WebSocketServerConfiguration(host: host, port: port, token: nil, pingInterval: nil)
+        var configuration = WebSocketServerConfiguration(host: host, port: port, authentication: .none, pingInterval: nil)
         configuration.metrics = metrics
         configuration.acceptsSessions = false
         return configuration
@@ -63,7 +62,7 @@ public struct WebSocketServerConfiguration: Sendable {
     public init(
         host: String,
         port: Int,
-        token: String?,
+        authentication: Authentication,
         tls: TLSFiles? = nil,
         maxMessageSize: Int = 64 << 20,
         pingInterval: Duration? = .seconds(30),
@@ -74,7 +73,7 @@ public struct WebSocketServerConfiguration: Sendable {
     ) {
         self.host = host
         self.port = port
-        self.token = token
+        self.authentication = authentication
         self.tls = tls
         self.maxMessageSize = maxMessageSize
         self.pingInterval = pingInterval
@@ -99,8 +98,8 @@ public struct WebSocketServerConfiguration: Sendable {
         guard self.pongTimeout > .zero, self.closeTimeout > .zero, self.handshakeTimeout > .zero else {
             throw .invalidConfiguration("pongTimeout, closeTimeout and handshakeTimeout must be positive")
         }
-        if let token = self.token, token.isEmpty {
-            throw .invalidConfiguration("token must not be empty (use nil for no token)")
+        if case .token(let token) = self.authentication, let problem = TokenRules.problem(with: token) {
+            throw .invalidConfiguration("the bearer token is refused: \(problem)")
         }
     }
 }

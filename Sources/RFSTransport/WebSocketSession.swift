@@ -11,6 +11,11 @@ public final class WebSocketSession: Sendable {
     /// Inbound text messages in order; see `WebSocketMessages` for how iteration ends.
     public let messages: WebSocketMessages
 
+    /// Who the peer authenticated as, for a session a ``WebSocketServer`` accepted (its token's
+    /// name and permissions; ``Principal/anonymous`` without authentication). nil on the client
+    /// side: a client does not authenticate its server this way.
+    public let principal: Principal?
+
     private let channel: any Channel
     private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
     private let connection: WebSocketConnectionState
@@ -27,8 +32,10 @@ public final class WebSocketSession: Sendable {
         outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>,
         connection: WebSocketConnectionState,
         maxMessageSize: Int,
-        maxQueuedOutboundBytes: Int = WebSocketSession.defaultMaxQueuedOutboundBytes
+        maxQueuedOutboundBytes: Int = WebSocketSession.defaultMaxQueuedOutboundBytes,
+        principal: Principal? = nil
     ) {
+        self.principal = principal
         self.channel = channel
         self.messages = WebSocketMessages(inbound: inbound, connection: connection)
         self.outbound = outbound

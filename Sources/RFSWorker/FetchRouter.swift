@@ -18,8 +18,9 @@ struct FetchRouter: Sendable {
     enum Permission: Sendable {
         /// No run is using the host (a thread left over from an earlier run, say).
         case noRun
-        /// The run in progress, whose context names this connection (or none).
-        case run(connectionID: String?)
+        /// The run in progress, whose context names this connection (or none), and who asked
+        /// for it.
+        case run(connectionID: String?, requester: RunRequester)
     }
 
     /// The reply frame for `host/fetch` request `id`: a run may only fetch through the
@@ -29,21 +30,29 @@ struct FetchRouter: Sendable {
             switch permission {
             case .noRun:
                 "no run is using this host, so it may not fetch through connection '\(params.connectionID)'"
-            case .run(let allowed?) where allowed == params.connectionID:
+            case .run(let allowed?, _) where allowed == params.connectionID:
                 nil
-            case .run(let allowed?):
+            case .run(let allowed?, _):
                 "the run may only import through its own connection ('\(allowed)'), not '\(params.connectionID)'"
-            case .run(nil):
+            case .run(nil, _):
                 "the run's context names no connection, so it may not import through '\(params.connectionID)'"
             }
         if let refusal {
             return HostFetchReply.failure(id: id, .refused, message: refusal)
         }
-        guard let peer = registry.peer(for: params.connectionID) else {
+        guard let entry = registry.entry(for: params.connectionID) else {
             return HostFetchReply.failure(
                 id: id, .connectionLost,
                 message: "no client session has connection id '\(params.connectionID)' (it disconnected or never connected)")
         }
+        // The id may have been claimed by another token after the run started (RunRequester).
+        if case .run(_, let requester) = permission, !requester.mayFetch(from: entry.owner) {
+            RFSMetrics.reject(.connectionIDOwned)
+            return HostFetchReply.failure(
+                id: id, .refused,
+                message: "connection id '\(params.connectionID)' belongs to another token than the run's ('\(requester.principal.name)')")
+        }
+        let peer = entry.peer
         var deadline = fetchTimeout
         if let seconds = params.timeout, seconds >= 0 {
             deadline = min(deadline, .milliseconds(Int64((seconds * 1000).rounded(.up))))

@@ -54,7 +54,12 @@ final class RunExecutor: Sendable {
     ///
     /// Cancelling the calling task (`$/cancelRequest`, a closed session) leaves the queue, or
     /// interrupts the run and kills its host after the grace; it then throws `CancellationError`.
-    func execute(_ run: RunParams, sessionSlot: HostSlot, send: @escaping @Sendable (String) async -> Void) async throws -> RunResult {
+    ///
+    /// `requester`: who asked; the context the run gets is checked against it here, where it is
+    /// chosen (``RunRequester``), and its fetches are checked again as they happen.
+    func execute(
+        _ run: RunParams, requester: RunRequester, sessionSlot: HostSlot, send: @escaping @Sendable (String) async -> Void
+    ) async throws -> RunResult {
         guard !stopping.load(ordering: .relaxed) else { throw WorkerError.shuttingDown }
         let isolation = configuration.isolation
         let slot: HostSlot? =
@@ -75,9 +80,11 @@ final class RunExecutor: Sendable {
         try Task.checkCancellation()
         guard !stopping.load(ordering: .relaxed) else { throw WorkerError.shuttingDown }
 
-        let runContext = context.withLock { current -> ExecutionContext in
-            if let given = run.context { current = given }
-            return current
+        let runContext = try context.withLock { current throws(JSONRPCError) -> ExecutionContext in
+            let chosen = run.context ?? current
+            try requester.authorize(chosen)
+            current = chosen
+            return chosen
         }
         let tree = try await makeTree(for: run)
         let host: RunHost
@@ -98,7 +105,7 @@ final class RunExecutor: Sendable {
             trees?.attach(tree.directory, toHost: host.number) { _ = await host.waitForExit() }
         }
         var binding = RunHost.Binding(
-            send: send, connectionID: runContext.connectionID, forwardsProcessOutput: isolation != .shared)
+            send: send, connectionID: runContext.connectionID, requester: requester, forwardsProcessOutput: isolation != .shared)
         if tree != nil {
             binding.storeLookups = { [metrics] in metrics.recordStoreLookups(hits: $0.hits, misses: $0.misses) }
         }

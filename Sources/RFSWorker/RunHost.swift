@@ -25,6 +25,8 @@ final class RunHost: Sendable {
         let send: @Sendable (String) async -> Void
         /// The only connection id the run may fetch through (its context's).
         let connectionID: String?
+        /// Who asked for the run: fetches go only to that token's sessions (``RunRequester``).
+        let requester: RunRequester
         /// Forward what the host writes to its file descriptors 1 and 2 (C extensions,
         /// subprocesses, forked children) as the run's output. Off for a shared host, whose
         /// leftover threads would otherwise write into another client's run.
@@ -139,7 +141,7 @@ final class RunHost: Sendable {
                         }
                         let permission = binding.withLock { binding -> FetchRouter.Permission in
                             guard let binding else { return .noRun }
-                            return .run(connectionID: binding.connectionID)
+                            return .run(connectionID: binding.connectionID, requester: binding.requester)
                         }
                         let started = inFlight.start(id, limit: maxFetchesInFlight) {
                             let reply = await router.fetch(id: id, params: params, permission: permission)

@@ -87,7 +87,7 @@ public actor Worker: Service {
         let metricsServer: WebSocketServer?
         let metrics = self.metrics
         var serverConfiguration = WebSocketServerConfiguration(
-            host: configuration.host, port: configuration.port, token: configuration.token,
+            host: configuration.host, port: configuration.port, authentication: configuration.authentication,
             tls: configuration.tls, maxMessageSize: configuration.maxMessageSize,
             pingInterval: configuration.pingInterval, pongTimeout: configuration.pongTimeout)
         serverConfiguration.maxQueuedOutboundBytes = configuration.maxQueuedOutputBytes
@@ -126,7 +126,7 @@ public actor Worker: Service {
             "worker listening",
             metadata: [
                 "address": "\(configuration.host):\(server.port)", "tls": "\(configuration.tls != nil)",
-                "auth": "\(configuration.token != nil)", "python": "\(configuration.pythonVersion)",
+                "auth": "\(configuration.authentication.summary)", "python": "\(configuration.pythonVersion)",
                 "isolation": "\(configuration.isolation.rawValue)", "max_runs": "\(configuration.maxRuns)",
                 "warm_hosts": "\(warm)", "tree": "\(trees != nil)",
             ])

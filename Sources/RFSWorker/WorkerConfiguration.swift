@@ -21,8 +21,9 @@ public struct WorkerConfiguration: Sendable {
     /// Address to listen on; port 0 picks a free port (the child-worker handshake uses that).
     public var host: String
     public var port: Int
-    /// Bearer token clients must present; `nil` only on loopback with an explicit opt-in.
-    public var token: String?
+    /// The bearer tokens clients must present and what each may do (a single token, a tokens
+    /// file's table); `.none` only on loopback with an explicit opt-in.
+    public var authentication: Authentication
     public var tls: TLSFiles?
     public var maxMessageSize: Int
     /// How long an import waits for its client before it fails with ImportError: the one
@@ -89,7 +90,7 @@ public struct WorkerConfiguration: Sendable {
     public var metricsListen: ListenAddress?
 
     public init(
-        host: String = "127.0.0.1", port: Int = 8710, token: String? = nil, tls: TLSFiles? = nil,
+        host: String = "127.0.0.1", port: Int = 8710, authentication: Authentication = .none, tls: TLSFiles? = nil,
         maxMessageSize: Int = 64 << 20, fetchTimeout: Duration = .seconds(30),
         shutdownGrace: Duration = .seconds(5), cancelGrace: Duration = .seconds(3),
         runTimeout: Duration? = nil, runMemory: Int64? = nil,
@@ -99,7 +100,7 @@ public struct WorkerConfiguration: Sendable {
     ) {
         self.host = host
         self.port = port
-        self.token = token
+        self.authentication = authentication
         self.tls = tls
         self.maxMessageSize = maxMessageSize
         self.fetchTimeout = fetchTimeout

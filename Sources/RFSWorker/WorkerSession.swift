@@ -9,6 +9,12 @@ import Synchronization
 /// The peer (an actor) owns request correlation; this type owns the session's connection id and
 /// the names its client last announced (a `Mutex`, read by handlers running concurrently), and,
 /// under `session` isolation, the session's run host (``HostSlot``), discarded when it closes.
+///
+/// **Permissions** (issue 10): the session acts as the ``Principal`` its token authenticated
+/// (immutable for its life) and checks it per method: `run` needs `run`, `set_connection_id`
+/// needs `serve` (and an id no other token's session holds), `request_plugin_info` needs
+/// `info`, `initialize` is open to every token; which connection ids a run may use is
+/// ``RunRequester``'s rule. A refusal is JSON-RPC error -32001 naming the token.
 final class WorkerSession: Sendable {
     private struct State {
         var connectionID: String?
@@ -16,6 +22,8 @@ final class WorkerSession: Sendable {
     }
 
     let number: UInt64
+    /// Who the client authenticated as; every log line of the session carries its name.
+    let principal: Principal
     private let transport: WebSocketSession
     let peer: JSONRPCPeer
     private let state = Mutex(State())
@@ -24,10 +32,14 @@ final class WorkerSession: Sendable {
     private let logger: Logger
 
     init(number: UInt64, transport: WebSocketSession, environment: WorkerEnvironment, logger: Logger) {
+        // An accepted session always has a principal; `anonymous` is what `--no-auth` makes it.
+        let principal = transport.principal ?? .anonymous
         var logger = logger
         logger[metadataKey: "session"] = "\(number)"
         logger[metadataKey: "remote"] = "\(transport.remoteDescription)"
+        logger[metadataKey: "principal"] = "\(principal.name)"
         self.number = number
+        self.principal = principal
         self.transport = transport
         self.environment = environment
         self.logger = logger
@@ -70,7 +82,9 @@ final class WorkerSession: Sendable {
         await peer.register(WireMethod.initialize) { [environment] request in
             try Self.initialize(request.params, environment: environment).json
         }
-        await peer.register(WireMethod.requestPluginInfo) { [environment] _ in
+        await peer.register(WireMethod.requestPluginInfo) { [weak self, environment] _ in
+            guard let self else { throw JSONRPCError.internalError("session closed") }
+            try self.require(.info, toDo: "read the worker's execution context")
             // The context's names can be as large as a message: a burst of these must not make
             // the session hold one copy each (JSONRPCPeer.Configuration.maxReplyBytesHeld).
             let names = environment.executor.currentContext.topLevelNames.sorted()
@@ -96,8 +110,17 @@ final class WorkerSession: Sendable {
             python: environment.info.pythonVersion, capabilities: environment.configuration.capabilities)
     }
 
+    /// Claims the connection id for this session, if its token may serve and no other token's
+    /// session holds the id; the session's previous id is released only once the new one is
+    /// claimed, so a refused claim changes nothing.
     private func setConnectionID(_ request: JSONRPCRequest) throws -> JSONValue {
         let id = try SetConnectionIDParams(request: request).id
+        try require(.serve, toDo: "serve imports (set_connection_id)")
+        guard environment.registry.claim(id, sessionNumber: number, peer: peer, owner: principal.name) == .claimed else {
+            RFSMetrics.reject(.connectionIDOwned)
+            logger.notice("connection id refused: it belongs to another token", metadata: ["connection_id": "\(id)"])
+            throw JSONRPCError.permissionDenied("connection id '\(id)' belongs to another token")
+        }
         let previous = state.withLock { state -> String? in
             defer { state.connectionID = id }
             return state.connectionID
@@ -105,9 +128,17 @@ final class WorkerSession: Sendable {
         if let previous, previous != id {
             environment.registry.release(previous, sessionNumber: number)
         }
-        environment.registry.claim(id, sessionNumber: number, peer: peer)
         logger.info("connection id set", metadata: ["connection_id": "\(id)"])
         return .null
+    }
+
+    /// Throws -32001 (counted `forbidden`) unless the session's token has `needed`.
+    private func require(_ needed: Permissions, toDo what: String) throws(JSONRPCError) {
+        guard !principal.may(needed) else { return }
+        RFSMetrics.reject(.forbidden)
+        logger.notice("permission denied", metadata: ["needs": "\(needed)", "permissions": "\(principal.permissions)"])
+        throw JSONRPCError.permissionDenied(
+            "permission denied: token '\(principal.name)' may not \(what) (needs the \(needed) permission)")
     }
 
     /// Runs the script and answers how it ended; every run, however it ends, is counted by
@@ -127,6 +158,7 @@ final class WorkerSession: Sendable {
 
     private func execute(_ request: JSONRPCRequest) async throws -> RunResult {
         var run = try RunParams(json: request.params)
+        try require(.run, toDo: "run code")
         run.context = state.withLock { state in
             if let context = run.context {
                 if context.connectionID != nil, context.connectionID == state.connectionID {
@@ -137,11 +169,24 @@ final class WorkerSession: Sendable {
             guard let id = state.connectionID else { return nil }
             return ExecutionContext(connectionID: id, topLevelNames: state.announcedNames)
         }
+        let requester = RunRequester(principal: principal, registry: environment.registry)
+        // For the log: the id the run names, "none", or "current" (it takes the worker's context).
+        let connectionID = run.context.map { $0.connectionID ?? "none" } ?? "current"
+        do {
+            // Refused at once rather than after waiting for a slot; the executor checks again
+            // where it settles the context (it may be the worker's current one).
+            try requester.authorize(run.context)
+        } catch {
+            logger.notice("run refused", metadata: ["filename": "\(run.filename)", "connection_id": "\(connectionID)", "error": "\(error.message)"])
+            throw error
+        }
+        // The audit line of every run: who (the session's `principal` metadata), what, through which id.
+        logger.info("run", metadata: ["filename": "\(run.filename)", "connection_id": "\(connectionID)"])
         let transport = self.transport
         let logger = self.logger
         let result: RunResult
         do {
-            result = try await environment.executor.execute(run, sessionSlot: hostSlot) { message in
+            result = try await environment.executor.execute(run, requester: requester, sessionSlot: hostSlot) { message in
                 do {
                     try await transport.send(message)
                 } catch {
@@ -150,6 +195,9 @@ final class WorkerSession: Sendable {
             }
         } catch let error as WorkerError {
             throw error.rpcError
+        } catch let error as JSONRPCError where error.code == JSONRPCError.permissionDenied {
+            logger.notice("run refused", metadata: ["filename": "\(run.filename)", "error": "\(error.message)"])
+            throw error
         }
         logger.debug("run finished", metadata: ["filename": "\(run.filename)", "result": "\(result)"])
         return result

@@ -28,7 +28,7 @@ struct InfoCommand: AsyncParsableCommand {
             names = try await session.pluginInfo()
             await session.close()
         } catch {
-            throw Console.fail("\(error)")
+            throw Console.fail(WorkerRefusal.describe(error, worker: worker))
         }
         if json {
             Console.write(JSONValue.array(names.map(JSONValue.string)).serialized() + "\n", to: .standardOutput)

@@ -104,7 +104,7 @@ struct RunCommand: AsyncParsableCommand {
                 code: code, scriptPath: scriptPath, names: names, sources: sourceSet, endpoint: endpoint, logger: logger)
         } catch {
             await child?.stop()
-            throw Console.fail("\(error)")
+            throw Console.fail(WorkerRefusal.describe(error, worker: endpoint.url))
         }
         await child?.stop()
         if case .finished(.exception(let exception)) = result {

@@ -50,7 +50,7 @@ struct ServeCommand: AsyncParsableCommand {
             await session.serve(sources, prefetch: prefetch.limits)
             try await session.setConnectionID(connectionID)
         } catch {
-            throw Console.fail("\(error)")
+            throw Console.fail(WorkerRefusal.describe(error, worker: worker))
         }
         let interrupts = await Interrupts.onSIGINT { Task { await session.close() } }
         defer { interrupts.cancel() }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOPosix
 import RFSProtocol
 import RFSPython
 import RFSTransport
@@ -14,7 +15,10 @@ struct WorkerCommand: AsyncParsableCommand {
         commandName: "worker",
         abstract: "Serve as a worker: run clients' scripts, with their imports, in embedded interpreters.",
         discussion: """
-            The token comes from $RFS_TOKEN or --token-file. Without one the worker refuses to \
+            The token comes from $RFS_TOKEN or --token-file (every permission), or named tokens \
+            with their own permissions from --tokens-file (lines of NAME PERMISSIONS TOKEN; \
+            permissions run, serve, info, admin). Tokens need at least 16 characters and no \
+            whitespace. Without a token the worker refuses to \
             start, unless --no-auth is given and it listens on a loopback address. Each run \
             executes in a run host, a child process with its own interpreter: --isolation run \
             (default) starts a fresh one per run, session keeps one per client session, shared \
@@ -27,6 +31,11 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("token-file"), help: "File holding the bearer token clients must send.")
     var tokenFile: String?
+
+    @Option(
+        name: .customLong("tokens-file"),
+        help: "File of named tokens, one per line: NAME PERMISSIONS TOKEN (permissions: a comma list of run, serve, info, admin); readable by its owner only.")
+    var tokensFile: String?
 
     @Flag(name: .customLong("no-auth"), help: "Accept clients without a token (loopback addresses only).")
     var noAuth = false
@@ -128,10 +137,10 @@ struct WorkerCommand: AsyncParsableCommand {
             }
             configuration.host = "127.0.0.1"
             configuration.port = 0
-            configuration.token = Token.random()
+            configuration.authentication = .token(Token.random())
         } else {
             do {
-                try configure(&configuration)
+                try await configure(&configuration, logger: logger)
             } catch let error as CLIError {
                 throw Console.fail(error.description, exitCode: error.exitCode)
             }
@@ -151,7 +160,8 @@ struct WorkerCommand: AsyncParsableCommand {
                 services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         if handshake {
             let url = "ws://127.0.0.1:\(port)/v1/session"
-            Console.write(ChildHandshake.line(url: url, token: configuration.token!) + "\n", to: .standardOutput)
+            guard case .token(let token) = configuration.authentication else { fatalError("the child worker has a token") }
+            Console.write(ChildHandshake.line(url: url, token: token) + "\n", to: .standardOutput)
             StdinWatcher.onClose { Task { await group.triggerGracefulShutdown() } }
         } else {
             // One line on stdout says where clients connect (with the real port when 0 was asked).
@@ -178,7 +188,7 @@ struct WorkerCommand: AsyncParsableCommand {
         return ListenAddress(host: host, port: port)
     }
 
-    private func configure(_ configuration: inout WorkerConfiguration) throws {
+    private func configure(_ configuration: inout WorkerConfiguration, logger: Logger) async throws {
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
             (0...65535).contains(port)
         else {
@@ -188,16 +198,7 @@ struct WorkerCommand: AsyncParsableCommand {
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         configuration.host = host
         configuration.port = port
-        configuration.token = try BearerTokenSource.read(file: tokenFile)
-        if let tokenFile, configuration.token?.isEmpty == true { throw CLIError("token file \(tokenFile) is empty") }
-        if configuration.token == nil {
-            guard noAuth else {
-                throw CLIError("no token: set RFS_TOKEN or --token-file (or --no-auth on a loopback address)")
-            }
-            guard isLoopback(host: host) else {
-                throw CLIError("--no-auth is only allowed on a loopback address, not \(host)")
-            }
-        }
+        configuration.authentication = try await authentication(host: host, logger: logger)
         switch (tlsCert, tlsKey) {
         case (let cert?, let key?): configuration.tls = TLSFiles(certificatePath: cert, privateKeyPath: key)
         case (nil, nil): break
@@ -206,7 +207,58 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 }
 
-/// Fresh bearer tokens for the child worker.
+extension WorkerCommand {
+    /// Who may connect: the tokens file's named tokens, the single token of `--token-file` or
+    /// `RFS_TOKEN` (principal `default`, every permission), or nobody's token with `--no-auth`
+    /// on loopback. Every token is checked against ``TokenRules`` here, before anything starts.
+    func authentication(host: String, logger: Logger) async throws -> Authentication {
+        let environmentToken = ProcessInfo.processInfo.environment["RFS_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        if let tokensFile {
+            if tokenFile != nil {
+                throw CLIError("--tokens-file and --token-file cannot be used together: put every token in the tokens file")
+            }
+            if environmentToken != nil {
+                throw CLIError("--tokens-file cannot be used while RFS_TOKEN is set: unset RFS_TOKEN (the tokens file names every token)")
+            }
+            if noAuth {
+                throw CLIError("--tokens-file and --no-auth contradict each other")
+            }
+            // A small file, read once at start, on NIO's thread pool rather than Swift's.
+            let table: TokenTable
+            do {
+                table = try await NIOThreadPool.singleton.runIfActive { try TokensFile.load(path: tokensFile) }
+            } catch let error as TokensFileError {
+                throw CLIError(error.description)
+            }
+            logger.info(
+                "tokens loaded",
+                metadata: [
+                    "file": "\(tokensFile)",
+                    "tokens": "\(table.principals.map { "\($0.name)=\($0.permissions)" }.joined(separator: " "))",
+                ])
+            return .tokens(table)
+        }
+        if let token = try BearerTokenSource.read(file: tokenFile) {
+            let source = tokenFile.map { "the token in \($0)" } ?? "RFS_TOKEN"
+            if let tokenFile, token.isEmpty { throw CLIError("token file \(tokenFile) is empty") }
+            if let problem = TokenRules.problem(with: token) {
+                throw CLIError(
+                    "\(source) is refused: \(problem) (a token needs at least \(TokenRules.minimumLength) characters, "
+                        + "no whitespace or control characters)")
+            }
+            return .token(token)
+        }
+        guard noAuth else {
+            throw CLIError("no token: set RFS_TOKEN, --token-file or --tokens-file (or --no-auth on a loopback address)")
+        }
+        guard isLoopback(host: host) else {
+            throw CLIError("--no-auth is only allowed on a loopback address, not \(host)")
+        }
+        return .none
+    }
+}
+
+/// Fresh bearer tokens for the child worker: 64 hex digits, well within ``TokenRules``.
 enum Token {
     static func random() -> String {
         var generator = SystemRandomNumberGenerator()

@@ -65,7 +65,7 @@ extension EndToEnd {
             openssl.closeStdin()
             #expect(await openssl.result().status == 0)
 
-            let token = "tls-test-token"
+            let token = "tls-test-token-0123456789"
             let worker = try ChildProcess(
                 ["worker", "--listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key, "--log-level", "warning"],
                 environment: ["RFS_TOKEN": token])

@@ -4,7 +4,7 @@ import Testing
 
 /// DESIGN.md §3 "Authentication" and the plain-HTTP endpoints.
 @Suite struct AuthTests {
-    static let token = "s3cret-token"
+    static let token = "s3cret-token-0123456789"
 
     @Test func missingTokenIsRejectedWith401() async throws {
         try await withServer(testServerConfiguration(token: Self.token)) { server in
@@ -27,7 +27,7 @@ import Testing
 
     @Test func wrongTokenIsRejectedWith401() async throws {
         try await withServer(testServerConfiguration(token: Self.token)) { server in
-            for wrong in ["s3cret-toke", "s3cret-token!", "S3CRET-TOKEN", "x"] {
+            for wrong in [String(Self.token.dropLast()), Self.token + "!", Self.token.uppercased(), "x"] {
                 await #expect {
                     _ = try await connect(to: server, token: wrong)
                 } throws: { error in

@@ -27,7 +27,9 @@ import Testing
     @Test func manyMessagesArriveInOrder() async throws {
         let count = 2000
         try await withServer { server in
-            try await WebSocketClient.withSession(configuration: clientConfiguration(for: server), logger: testLogger) {
+            try await WebSocketClient.withSession(
+                configuration: clientConfiguration(for: server), eventLoopGroup: TestLoops.group, logger: testLogger
+            ) {
                 session in
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
@@ -143,6 +145,7 @@ import Testing
         try await withServer(onSession: onSession) { server in
             let reply = try await WebSocketClient.withSession(
                 configuration: clientConfiguration(for: server),
+                eventLoopGroup: TestLoops.group,
                 logger: testLogger
             ) { session in
                 var messages = session.messages.makeAsyncIterator()

@@ -8,7 +8,7 @@ struct TLSTests {
         let certificate = try await TestCertificate.make()
         defer { certificate.remove() }
         let tls = TLSFiles(certificatePath: certificate.certificatePath, privateKeyPath: certificate.privateKeyPath)
-        try await withServer(testServerConfiguration(token: "tls-token", tls: tls)) { server in
+        try await withServer(testServerConfiguration(token: "tls-token-0123456789", tls: tls)) { server in
             #expect(server.url.hasPrefix("wss://127.0.0.1:"))
             try await body(server, certificate)
         }
@@ -20,7 +20,7 @@ struct TLSTests {
             for host in ["127.0.0.1", "localhost"] {
                 let configuration = WebSocketClientConfiguration(
                     url: "wss://\(host):\(server.port)/v1/session",
-                    token: "tls-token",
+                    token: "tls-token-0123456789",
                     caFile: certificate.certificatePath
                 )
                 let session = try await WebSocketClient.connect(configuration: configuration, logger: testLogger)
@@ -36,7 +36,7 @@ struct TLSTests {
 
     @Test func clientWithoutCAFailsWithTLSError() async throws {
         try await withTLSServer { server, certificate in
-            let configuration = WebSocketClientConfiguration(url: server.url, token: "tls-token")
+            let configuration = WebSocketClientConfiguration(url: server.url, token: "tls-token-0123456789")
             await #expect {
                 _ = try await WebSocketClient.connect(configuration: configuration, logger: testLogger)
             } throws: { error in
@@ -70,7 +70,7 @@ struct TLSTests {
         try await withTLSServer { server, _ in
             let configuration = WebSocketClientConfiguration(
                 url: "ws://127.0.0.1:\(server.port)/v1/session",
-                token: "tls-token",
+                token: "tls-token-0123456789",
                 connectTimeout: .seconds(5)
             )
             await #expect(throws: WebSocketTransportError.self) {

@@ -12,8 +12,12 @@ actor RawClient {
     private(set) var fetched: [String] = []
 
     init(worker: TestWorker) async throws {
+        try await self.init(url: worker.url, token: worker.token)
+    }
+
+    init(url: String, token: String?) async throws {
         session = try await WebSocketClient.connect(
-            configuration: WebSocketClientConfiguration(url: worker.url, token: worker.token),
+            configuration: WebSocketClientConfiguration(url: url, token: token),
             logger: Logger(label: "raw-client"))
         let messages = session.messages
         let inbox = self.inbox

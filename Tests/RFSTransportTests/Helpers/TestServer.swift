@@ -1,4 +1,6 @@
 import Logging
+import NIOCore
+import NIOPosix
 import RFSTransport
 
 /// Quiet by default; `RFS_TEST_LOG=debug swift test` streams the transport's logs to stderr.
@@ -36,7 +38,7 @@ func testServerConfiguration(
     WebSocketServerConfiguration(
         host: "127.0.0.1",
         port: 0,
-        token: token,
+        authentication: token.map(Authentication.token) ?? .none,
         tls: tls,
         maxMessageSize: maxMessageSize,
         pingInterval: pingInterval,
@@ -56,15 +58,48 @@ func testServerConfiguration(
     }
 }
 
-/// Binds a server, runs it while `body` executes, then shuts it down and waits until `run()`
-/// has returned (every `onSession` finished), so no test leaves work behind.
+/// The event loops of the current test's server and clients.
+///
+/// Every test gets a loop of its own (``withServer`` sets it for its body) instead of sharing
+/// `MultiThreadedEventLoopGroup.singleton`: in a debug build NIO masks and unmasks WebSocket
+/// payloads byte by byte, so the tests that move megabytes (EchoTests) kept both shared loops
+/// busy for seconds at a time under load, and a handshake of an unrelated test queued behind
+/// that work past its 10 s deadline (the flaky `AuthTests.missingTokenIsRejectedWith401`,
+/// issue 10). On a loop of its own, a test's handshake only competes for the CPU, like any
+/// thread, never waits for another test's bytes.
+enum TestLoops {
+    @TaskLocal static var group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+}
+
+/// Binds a server on a new event loop of its own, runs it while `body` executes (clients made
+/// with ``connect(to:token:maxMessageSize:)`` use that loop too), then shuts it down and waits
+/// until `run()` has returned (every `onSession` finished), so no test leaves work behind.
 @discardableResult
 func withServer<Result: Sendable>(
     _ configuration: WebSocketServerConfiguration = testServerConfiguration(),
     onSession: @escaping @Sendable (WebSocketSession) async -> Void = echo,
     _ body: (WebSocketServer) async throws -> Result
 ) async throws -> Result {
-    let server = try await WebSocketServer.bind(configuration: configuration, logger: testLogger, onSession: onSession)
+    let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    do {
+        let result = try await TestLoops.$group.withValue(loops) {
+            try await runServer(configuration, onSession: onSession, body)
+        }
+        try await loops.shutdownGracefully()
+        return result
+    } catch {
+        try? await loops.shutdownGracefully()
+        throw error
+    }
+}
+
+private func runServer<Result: Sendable>(
+    _ configuration: WebSocketServerConfiguration,
+    onSession: @escaping @Sendable (WebSocketSession) async -> Void,
+    _ body: (WebSocketServer) async throws -> Result
+) async throws -> Result {
+    let server = try await WebSocketServer.bind(
+        configuration: configuration, eventLoopGroup: TestLoops.group, logger: testLogger, onSession: onSession)
     return try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await server.run() }
         let result: Result
@@ -98,6 +133,7 @@ func connect(
 ) async throws -> WebSocketSession {
     try await WebSocketClient.connect(
         configuration: clientConfiguration(for: server, token: token, maxMessageSize: maxMessageSize),
+        eventLoopGroup: TestLoops.group,
         logger: testLogger
     )
 }
