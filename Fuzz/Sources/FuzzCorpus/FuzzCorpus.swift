@@ -1,0 +1,2 @@
+import RFSWire
+@main struct FuzzCorpus { static func main() { print(WireProtocol.version) } }
