@@ -49,8 +49,6 @@ let package = Package(
             dependencies: [
                 .product(name: "RFSProtocol", package: "RemoteFileSource"),
                 .product(name: "RFSWire", package: "RemoteFileSource"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOWebSocket", package: "swift-nio"),
             ]
         ),
     ],

@@ -1,2 +1,0 @@
-import RFSWire
-@main struct FuzzCorpus { static func main() { print(WireProtocol.version) } }
