@@ -2,10 +2,11 @@
 import PackageDescription
 
 /// libFuzzer targets for RemoteFileSource's input-facing code: the JSON parser, the JSON-RPC
-/// decoder and the WebSocket message layer. A package of its own, depending on the project by
-/// path, so the project's everyday `swift build` neither builds these nor needs the fuzzer
-/// runtime. Built and run by `scripts/fuzz` (which passes `-sanitize=fuzzer`); see Fuzz/README
-/// in the project's README for what each target checks.
+/// decoder and the WebSocket message layer (one executable each, `fuzz-<target>`), and the
+/// generator of their seed corpus. A package of its own, depending on the project by path, so the
+/// project's everyday `swift build` neither builds these nor needs the fuzzer runtime. Built and
+/// run by `scripts/fuzz`, which passes `-sanitize=fuzzer` and `-enable-testing` (the targets
+/// reach internal types with `@testable import`); each target's main.swift says what it checks.
 let package = Package(
     name: "RemoteFileSourceFuzz",
     platforms: [.macOS(.v15)],
