@@ -70,10 +70,14 @@ func checkMemberRanges(_ value: JSONValue, _ outcome: JSONScanner.Outcome, bytes
     }
 }
 
-// Last: the driver never returns, and the globals above must be initialised first.
-RFSFuzzMain(CommandLine.argc, CommandLine.unsafeArgv) { data, size in
+/// One input, called by libFuzzer's driver.
+@_cdecl("LLVMFuzzerTestOneInput")
+func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes = UnsafeBufferPointer(start: size == 0 ? nil : data, count: size)
     checkJSON(bytes, maxDepth: JSONValue.defaultMaxNestingDepth)
     checkJSON(bytes, maxDepth: 3)
     return 0
 }
+
+// Last: the driver never returns, and the globals above must be initialised first.
+RFSFuzzMain(CommandLine.argc, CommandLine.unsafeArgv)

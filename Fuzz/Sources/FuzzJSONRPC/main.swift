@@ -146,9 +146,13 @@ func isFinite(_ message: JSONRPCMessage) -> Bool {
     }
 }
 
-// Last: the driver never returns, and the globals above must be initialised first.
-RFSFuzzMain(CommandLine.argc, CommandLine.unsafeArgv) { data, size in
+/// One input, called by libFuzzer's driver.
+@_cdecl("LLVMFuzzerTestOneInput")
+func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let text = String(decoding: UnsafeBufferPointer(start: size == 0 ? nil : data, count: size), as: UTF8.self)
     checkMessage(text)
     return 0
 }
+
+// Last: the driver never returns, and the globals above must be initialised first.
+RFSFuzzMain(CommandLine.argc, CommandLine.unsafeArgv)

@@ -110,10 +110,14 @@ func collect(_ channel: EmbeddedChannel, messages: inout [[UInt8]], sent: inout 
     }
 }
 
-// Last: the driver never returns, and the globals above must be initialised first.
-RFSFuzzMain(CommandLine.argc, CommandLine.unsafeArgv) { data, size in
+/// One input, called by libFuzzer's driver.
+@_cdecl("LLVMFuzzerTestOneInput")
+func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard size > 0 else { return 0 }
     let input = Array(UnsafeBufferPointer(start: data, count: size))
     checkSession(stream: Array(input.dropFirst()), pieceSize: input[0] == 0 ? Int.max : Int(input[0]))
     return 0
 }
+
+// Last: the driver never returns, and the globals above must be initialised first.
+RFSFuzzMain(CommandLine.argc, CommandLine.unsafeArgv)
