@@ -10,6 +10,9 @@ let package = Package(
         .executable(name: "rfs", targets: ["rfs"]),
         .library(name: "RFSProtocol", targets: ["RFSProtocol"]),
         .library(name: "RFSModuleIndex", targets: ["RFSModuleIndex"]),
+        // For the fuzz targets in Fuzz/ (their own package, so the everyday build skips them).
+        .library(name: "RFSWire", targets: ["RFSWire"]),
+        .library(name: "RFSTransport", targets: ["RFSTransport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
