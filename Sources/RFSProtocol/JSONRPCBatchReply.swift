@@ -28,8 +28,6 @@ final class JSONRPCBatchReply: Sendable {
         var unsettled: Int
         var overflowed = false
         var handlers: [Task<Void, Never>] = []
-        /// Reply reservations of settled handlers, released once the batch reply is sent.
-        var reservations: [JSONRPCReplyReservation] = []
         /// Handlers ever tracked: the requests in flight that this batch's reply settles.
         var handlerCount = 0
     }
@@ -82,13 +80,11 @@ final class JSONRPCBatchReply: Sendable {
         var handlerCount: Int
         /// Whether this slot's reply did not fit (it became the limit error).
         var overflowed: Bool
-        /// When complete: every handler's reply reservation, to release once the reply is sent.
-        var reservations: [JSONRPCReplyReservation] = []
     }
 
     /// Settles slot `index` with `response`; `nil` means no reply will come for it (the peer is
     /// closing), which still counts towards completion.
-    func settle(_ index: Int, with response: JSONRPCResponse?, holding reservation: JSONRPCReplyReservation? = nil) -> Settled {
+    func settle(_ index: Int, with response: JSONRPCResponse?) -> Settled {
         // Encode outside the lock, bounded by what is left (checked again under the lock, since
         // other slots may settle meanwhile).
         let room = state.withLock { state in state.overflowed ? 0 : limit - state.committed - state.reserved + state.errorSizes[index] }
@@ -115,16 +111,14 @@ final class JSONRPCBatchReply: Sendable {
                 state.texts[index] = Self.overflowText(id: ids[index], limit: limit)
             }
             state.unsettled -= 1
-            if let reservation { state.reservations.append(reservation) }
             guard state.unsettled == 0 else {
                 return Settled(complete: false, batchText: nil, handlerCount: state.handlerCount, overflowed: overflowed)
             }
             let parts = state.texts.compactMap { $0 }.filter { !$0.isEmpty }
             state.texts.removeAll()
-            defer { state.reservations.removeAll() }
             return Settled(
                 complete: true, batchText: parts.isEmpty ? nil : JSONRPCEncoder.joinBatch(parts),
-                handlerCount: state.handlerCount, overflowed: overflowed, reservations: state.reservations)
+                handlerCount: state.handlerCount, overflowed: overflowed)
         }
         for handler in cancelled { handler.cancel() }
         return settled

@@ -329,14 +329,26 @@ extension JSONRPCPeer {
                 await peer.replySettled()
             case .batch(let reply, let index):
                 // Every slot settles, even once the peer is closed, so the batch completes.
-                // The reservation stays with the batch until its reply is sent.
-                let settled = reply.settle(index, with: open ? response : nil, holding: reservation)
+                let settled = reply.settle(index, with: open ? response : nil)
+                // The reply is now text inside the batch, which its own limit bounds (at most
+                // `maxMessageSize` for the whole batch). Holding the reservation until the batch
+                // is sent would deadlock: the batch's other handlers may be waiting for room.
+                reservation.release()
                 if settled.overflowed { RFSMetrics.reject(.replyTooLarge) }
                 // This request's reply is held in the batch until the batch is sent, by
                 // whichever handler finishes last.
                 guard settled.complete else { return }
-                if let text = settled.batchText, await !peer.isClosed { await peer.transmit(.batchText(text)) }
-                for held in settled.reservations { held.release() }
+                if let text = settled.batchText, await !peer.isClosed {
+                    // The whole batch reply waits for room like any reply; it holds nothing of
+                    // the budget while it waits, so no two replies can wait for each other.
+                    let size = text.utf8.count
+                    if (try? await peer.replyBudget.acquire(size)) != nil {
+                        await peer.transmit(.batchText(text))
+                        peer.replyBudget.release(size)
+                    } else {
+                        await peer.transmit(.batchText(text))
+                    }
+                }
                 await peer.replySettled(settled.handlerCount)
             }
         }

@@ -1,8 +1,9 @@
 import Synchronization
 
 /// The bytes one inbound request's handler has reserved for the reply it builds, taken from its
-/// peer's ``ByteBudget`` and given back once the reply has been handed to the transport (a
-/// batch's: once the whole batch reply has).
+/// peer's ``ByteBudget`` and given back once the reply has been handed to the transport. A batch
+/// item's is given back when its reply joins the batch (the batch's own limit bounds it from
+/// then on), and the finished batch reply takes its own size before it is sent.
 ///
 /// Why: the in-flight limit bounds how many replies a peer builds at once, not how large they
 /// are, so without this a peer that asks for 64 large things at once (a worker asking for 64

@@ -75,6 +75,9 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
     private var nextPingID: UInt64 = 0
     /// Promises of `WebSocketSession.ping()` calls, by ping payload.
     private var pingWaiters: [UInt64: EventLoopPromise<Void>] = [:]
+    /// The payload of the latest ping received while the channel was not writable, answered
+    /// when it becomes writable again.
+    private var pendingPong: ByteBuffer?
 
     init(configuration: Configuration, connection: WebSocketConnectionState, logger: Logger) {
         self.configuration = configuration
@@ -189,8 +192,15 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
             self.fail(context: context, code: .unacceptableData, reason: "binary frames are not supported")
 
         case .ping:
-            self.write(context: context, opcode: .pong, payload: frame.unmaskedData)
-            context.flush()
+            // A peer that pings without reading must not grow our outbound buffer: while the
+            // channel is not writable only the latest ping is answered, once it is (RFC 6455
+            // §5.5.3 allows answering only the most recent ping).
+            if context.channel.isWritable {
+                self.write(context: context, opcode: .pong, payload: frame.unmaskedData)
+                context.flush()
+            } else {
+                self.pendingPong = frame.unmaskedData
+            }
 
         case .pong:
             self.unansweredPingSince = nil
@@ -255,6 +265,15 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
     func read(context: ChannelHandlerContext) {
         self.readRequested = true
         context.read()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, self.closeState == .open, let payload = self.pendingPong {
+            self.pendingPong = nil
+            self.write(context: context, opcode: .pong, payload: payload)
+            context.flush()
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {

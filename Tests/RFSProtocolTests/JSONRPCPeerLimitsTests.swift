@@ -167,6 +167,13 @@ struct JSONRPCPeerLimitsTests {
         await wire.peer.waitUntilIdle()
         #expect(wire.peer.replyBudget.bytesInUse == 0)
 
+        // A batch whose items together reserve more than the budget still completes: an item's
+        // reservation is given back when its reply joins the batch.
+        let batch = try #require(await wire.exchange(Self.requests(10...12, method: "build")))
+        #expect(try JSONValue.parse(batch).arrayValue?.compactMap { $0["result"]?.stringValue }.sorted() == ["10", "11", "12"])
+        await wire.peer.waitUntilIdle()
+        #expect(wire.peer.replyBudget.bytesInUse == 0)
+
         // One reply larger than the whole budget still goes, alone.
         await wire.peer.register("huge") { _ in
             try await JSONRPCPeer.reserveReplyBytes(1_000)

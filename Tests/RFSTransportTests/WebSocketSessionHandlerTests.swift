@@ -141,6 +141,23 @@ import Testing
         #expect(answered)
     }
 
+    @Test("a peer that pings while not reading gets one pong, for its latest ping, once the channel is writable")
+    func pingFloodWhileNotWritableIsAnsweredOnce() throws {
+        let harness = try Harness()
+        harness.channel.isWritable = false
+        for number in 0..<1000 {
+            try harness.receive(.ping, "ping \(number)")
+        }
+        // Nothing queued for a peer that is not reading, however many pings it sent.
+        #expect(try harness.sent() == nil)
+        harness.channel.isWritable = true
+        harness.channel.pipeline.fireChannelWritabilityChanged()
+        let pong = try #require(try harness.sent())
+        #expect(pong.opcode == .pong)
+        #expect(String(buffer: pong.unmaskedData) == "ping 999")
+        #expect(try harness.sent() == nil)
+    }
+
     @Test func pingsAreAnsweredWithTheSamePayload() throws {
         let harness = try Harness(role: .client)
         try harness.receive(.ping, "payload")
