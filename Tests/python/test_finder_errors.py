@@ -54,6 +54,18 @@ def test_invalid_params_error_is_module_not_found(context):
         importlib.import_module("rfst_gone")
 
 
+def test_an_error_that_is_not_an_error_object_is_module_not_found(context):
+    # The reference plugin's own test connections answer a bare string for a module they
+    # lack; the reference treats any error as "not found", and so do we for this shape.
+    connection = FakeConnection(responses={"rfst_absent": {"error": "Module rfst_absent not found"}})
+    context(connection, {"rfst_absent"})
+
+    with pytest.raises(ModuleNotFoundError) as info:
+        importlib.import_module("rfst_absent")
+    assert info.value.name == "rfst_absent"
+    assert connection.calls == ["rfst_absent"]
+
+
 def test_other_error_codes_are_import_errors_with_code_and_message(context):
     connection = FakeConnection(
         responses={"rfst_broken": {"error": {"code": -32603, "message": "cannot decode rfst_broken.py"}}}

@@ -81,3 +81,15 @@ def test_invalid_requests(msg):
 )
 def test_invalid_responses(msg):
     assert not is_valid_json_rpc_response(msg)
+
+
+def test_the_reference_plugins_message_type_names_are_exported():
+    # Code and tests written against the reference import these from ``json_rpc``.
+    from remote_file_source.json_rpc import JsonRpcRequest, JsonRpcResponse, JsonRpcSuccess, JsonRpcError
+
+    request: JsonRpcRequest = create_request_msg("fetch_module", {"module_name": "a"})
+    assert set(JsonRpcRequest.__annotations__) == {"jsonrpc", "id", "method", "params"}
+    assert set(request) == set(JsonRpcRequest.__annotations__)
+    assert set(JsonRpcSuccess.__annotations__) == {"jsonrpc", "id", "result"}
+    assert set(JsonRpcError.__annotations__) == {"jsonrpc", "id", "error"}
+    assert JsonRpcSuccess in JsonRpcResponse.__args__ and JsonRpcError in JsonRpcResponse.__args__

@@ -11,9 +11,14 @@ compared as integers).
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
+from typing import Any, Literal, Optional, TypedDict, Union
 
 __all__ = [
+    "JsonRpcRequest",
+    "JsonRpcSuccess",
+    "JsonRpcErrorObject",
+    "JsonRpcError",
+    "JsonRpcResponse",
     "PARSE_ERROR",
     "INVALID_REQUEST",
     "METHOD_NOT_FOUND",
@@ -31,6 +36,38 @@ __all__ = [
     "is_valid_json_rpc_response",
     "is_error_response",
 ]
+
+# The message shapes as typed dictionaries, under the reference plugin's names (its
+# ``types.py``), so code and tests written against it (``connection.request_data_sync(request:
+# JsonRpcRequest) -> JsonRpcResponse``) keep working. Messages stay plain dicts.
+
+
+class JsonRpcRequest(TypedDict):
+    jsonrpc: Literal["2.0"]
+    id: str
+    method: str
+    params: Union[dict, list]
+
+
+class JsonRpcSuccess(TypedDict):
+    jsonrpc: Literal["2.0"]
+    id: str
+    result: Any
+
+
+class JsonRpcErrorObject(TypedDict):
+    code: int
+    message: str
+    data: Optional[Any]
+
+
+class JsonRpcError(TypedDict):
+    jsonrpc: Literal["2.0"]
+    id: str
+    error: JsonRpcErrorObject
+
+
+JsonRpcResponse = Union[JsonRpcSuccess, JsonRpcError]
 
 JSONRPC_VERSION = "2.0"
 

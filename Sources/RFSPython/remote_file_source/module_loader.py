@@ -427,8 +427,13 @@ class RemoteMetaPathFinder(MetaPathFinder):
 
         if response.get("error") is not None:
             error = response["error"]
-            code = error.get("code") if isinstance(error, dict) else None
-            message = error.get("message") if isinstance(error, dict) else error
+            if not isinstance(error, dict):
+                # Not a JSON-RPC error object (the reference's own test connections answer a
+                # bare string for a module they lack): like the reference, "not found".
+                logger.debug("client does not have %s: %r", fullname, error)
+                return None
+            code = error.get("code")
+            message = error.get("message")
             if code == INVALID_PARAMS:
                 logger.debug("client does not have %s: %s", fullname, message)
                 return None
