@@ -31,8 +31,18 @@ public struct ExecutionContext: Sendable, Hashable {
         guard names?.allSatisfy({ !$0.isEmpty }) ?? true else {
             throw .invalidParams("\(method): 'context.top_level_names' must hold non-empty strings")
         }
+        let bytes = names?.reduce(0) { $0 + $1.utf8.count } ?? 0
+        guard bytes <= Self.maxNameBytes else {
+            throw .invalidParams(
+                "\(method): 'context.top_level_names' holds \(bytes) bytes of names, over the limit of \(Self.maxNameBytes) (max_context_bytes)")
+        }
         topLevelNames = names ?? []
     }
+
+    /// The most bytes of top-level names one context may hold (4 MiB: a folder of tens of
+    /// thousands of packages is far below it). The worker answers `request_plugin_info` with
+    /// these names; bounding them bounds that reply, however often a peer asks for it.
+    public static let maxNameBytes = 4 << 20
 
     public var json: JSONValue {
         ["connection_id": .optional(connectionID), "top_level_names": .strings(topLevelNames)]

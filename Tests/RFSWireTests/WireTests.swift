@@ -30,6 +30,16 @@ struct WireTests {
         #expect(throws: JSONRPCError.invalidParams(message)) { try RunParams(json: params) }
     }
 
+    @Test("a context whose names exceed max_context_bytes is refused, naming the size and the limit")
+    func contextNamesAreBounded() throws {
+        let atLimit: JSONValue = ["code": "", "context": ["top_level_names": .array([.string(String(repeating: "n", count: 4 << 20))])]]
+        #expect(try RunParams(json: atLimit).context?.topLevelNames.first?.utf8.count == 4 << 20)
+        let over: JSONValue = ["code": "", "context": ["top_level_names": .array([.string(String(repeating: "n", count: 4 << 20)), "x"])]]
+        #expect(throws: JSONRPCError.invalidParams(
+            "run: 'context.top_level_names' holds 4194305 bytes of names, over the limit of 4194304 (max_context_bytes)"
+        )) { try RunParams(json: over) }
+    }
+
     @Test("every run result status round-trips, crashed with its reason")
     func runResults() throws {
         let results: [RunResult] = [
