@@ -14,6 +14,12 @@ let package = Package(
         .library(name: "RFSWire", targets: ["RFSWire"]),
         .library(name: "RFSTransport", targets: ["RFSTransport"]),
     ],
+    traits: [
+        // The Deephaven client (`rfs serve|run|info --deephaven URL`, DESIGN.md §8): gRPC over HTTP/2
+        // with grpc-swift-2 and swift-protobuf. Off by default because the gRPC stack adds minutes to
+        // a cold build: `swift build --traits Deephaven`. scripts/test builds and tests with it.
+        .trait(name: "Deephaven", description: "rfs speaks to a Deephaven server's remote-file-source plugin over gRPC"),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
@@ -22,6 +28,11 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // Deephaven trait only. Not older than the protoc plugins scripts/generate-deephaven-protos pins.
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
     ],
     targets: [
         // Debian's libpython3-dev (Python 3.11), found through pkg-config.
@@ -104,10 +115,38 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Swift generated from our own minimal Deephaven protos (Protos/deephaven/; regenerate with
+        // scripts/generate-deephaven-protos). Every file is inside `#if Deephaven`.
+        .target(
+            name: "RFSDeephavenProto",
+            dependencies: [
+                .product(name: "SwiftProtobuf", package: "swift-protobuf", condition: .when(traits: ["Deephaven"])),
+                .product(name: "GRPCCore", package: "grpc-swift-2", condition: .when(traits: ["Deephaven"])),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf", condition: .when(traits: ["Deephaven"])),
+            ]
+        ),
+        // The Deephaven client: login and token rotation, the console, the plugin object's message
+        // stream serving fetch_module (DESIGN.md §8). Every file is inside `#if Deephaven`.
+        .target(
+            name: "RFSDeephaven",
+            dependencies: [
+                "RFSDeephavenProto", "RFSProtocol", "RFSWire", "RFSModuleIndex", "RFSClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "GRPCCore", package: "grpc-swift-2", condition: .when(traits: ["Deephaven"])),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf", condition: .when(traits: ["Deephaven"])),
+                .product(
+                    name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport",
+                    condition: .when(traits: ["Deephaven"])
+                ),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf", condition: .when(traits: ["Deephaven"])),
+            ]
+        ),
         .executableTarget(
             name: "rfs",
             dependencies: [
-                "RFSWorker", "RFSHost", "RFSClient", "RFSModuleIndex", "RFSManifest", "RFSProtocol", "RFSWire",
+                "RFSWorker", "RFSHost", "RFSClient", "RFSDeephaven", "RFSModuleIndex", "RFSManifest", "RFSProtocol", "RFSWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -117,6 +156,17 @@ let package = Package(
             ]
         ),
         .testTarget(name: "RFSProtocolTests", dependencies: ["RFSProtocol"]),
+        // Every file is inside `#if Deephaven`: the in-process fakes and the real-server suite.
+        .testTarget(
+            name: "RFSDeephavenTests",
+            dependencies: [
+                "RFSDeephaven", "RFSDeephavenProto", "RFSProtocol", "RFSWire", "RFSTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRPCCore", package: "grpc-swift-2", condition: .when(traits: ["Deephaven"])),
+                .product(name: "GRPCInProcessTransport", package: "grpc-swift-2", condition: .when(traits: ["Deephaven"])),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf", condition: .when(traits: ["Deephaven"])),
+            ]
+        ),
         // Scratch trees and the run-as-nobody helper, shared by the test targets that need them.
         .target(name: "RFSTestSupport", path: "Tests/RFSTestSupport"),
         .testTarget(name: "RFSModuleIndexTests", dependencies: ["RFSModuleIndex", "RFSTestSupport"]),

@@ -200,38 +200,50 @@ public final class ClientSession: Sendable {
         let limits = prefetch.clamped(to: prefetchOffered)
         await peer.register(WireMethod.fetchModule) { request in
             let name = try FetchModuleParams(json: request.params).moduleName
-            let start = ContinuousClock.now
-            let found: ModuleLookup?
             // Reserve the worst case before reading (the largest file served plus the prefetch
             // budget), then keep only what the reply needs: however many fetches a worker sends
             // at once, the replies being built stay within the session's reply budget.
             try await JSONRPCPeer.reserveReplyBytes(sources.maxReplyBytes(prefetching: limits))
-            do {
-                found = try await NIOThreadPool.singleton.runIfActive { try sources.lookup(name, prefetching: limits) }
-            } catch let error as ModuleIndexError {
-                // The script's ImportError says this; `rfs serve` logs it at its default level.
-                logger.info("fetch failed", metadata: ["module": "\(name)", "error": "\(error)"])
-                throw Self.sourceUnavailable(error)
-            } catch {
-                logger.warning("fetch failed", metadata: ["module": "\(name)", "error": "\(error)"])
-                throw JSONRPCError.internalError("fetch_module \(name): \(error)")
-            }
-            let elapsed = ContinuousClock.now - start
-            let micros = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
-            logger.info(
-                "fetch",
-                metadata: [
-                    "module": "\(name)", "found": "\(found != nil)", "prefetched": "\(found?.prefetched.count ?? 0)",
-                    "bytes": "\(found?.sourceBytes ?? 0)", "us": "\(micros)",
-                ])
+            let found = try await Self.lookUp(name, in: sources, prefetching: limits, logger: logger)
             JSONRPCPeer.trimReplyReservation(to: (found?.sourceBytes ?? 0) + 1024)
             return found?.result.json ?? .null
         }
     }
 
+    /// Looks `name` up in `sources` on `NIOThreadPool.singleton` (never on an event loop or the
+    /// cooperative pool) and logs it: the one `fetch_module` answer shared by worker sessions and
+    /// Deephaven's plugin stream. A module whose source cannot be served is the
+    /// ``FetchModuleFailure/sourceUnavailableCode`` error naming the file; any other failure is
+    /// an internal error naming the module.
+    public static func lookUp(
+        _ name: String, in sources: SourceSet, prefetching limits: PrefetchLimits, logger: Logger
+    ) async throws(JSONRPCError) -> ModuleLookup? {
+        let start = ContinuousClock.now
+        let found: ModuleLookup?
+        do {
+            found = try await NIOThreadPool.singleton.runIfActive { try sources.lookup(name, prefetching: limits) }
+        } catch let error as ModuleIndexError {
+            // The script's ImportError says this; `rfs serve` logs it at its default level.
+            logger.info("fetch failed", metadata: ["module": "\(name)", "error": "\(error)"])
+            throw Self.sourceUnavailable(error)
+        } catch {
+            logger.warning("fetch failed", metadata: ["module": "\(name)", "error": "\(error)"])
+            throw JSONRPCError.internalError("fetch_module \(name): \(error)")
+        }
+        let elapsed = ContinuousClock.now - start
+        let micros = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
+        logger.info(
+            "fetch",
+            metadata: [
+                "module": "\(name)", "found": "\(found != nil)", "prefetched": "\(found?.prefetched.count ?? 0)",
+                "bytes": "\(found?.sourceBytes ?? 0)", "us": "\(micros)",
+            ])
+        return found
+    }
+
     /// The `fetch_module` error for a module whose source cannot be served; its message is what
     /// the script's ImportError says.
-    static func sourceUnavailable(_ error: ModuleIndexError) -> JSONRPCError {
+    public static func sourceUnavailable(_ error: ModuleIndexError) -> JSONRPCError {
         var data: [String: JSONValue] = ["path": .string(error.path)]
         let message: String
         switch error.problem {

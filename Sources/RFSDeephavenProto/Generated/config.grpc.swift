@@ -1,3 +1,4 @@
+#if Deephaven
 /// RemoteFileSource's own minimal description of Deephaven's configuration service.
 ///
 /// Only what `rfs` sends or reads is described; service, method, field names and numbers are those
@@ -523,4 +524,4 @@ extension Deephaven_ConfigService.ClientProtocol {
             onResponse: handleResponse
         )
     }
-}
+}#endif  // Deephaven

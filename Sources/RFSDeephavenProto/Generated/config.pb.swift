@@ -1,3 +1,4 @@
+#if Deephaven
 // DO NOT EDIT.
 // swift-format-ignore-file
 // swiftlint:disable all
@@ -252,3 +253,4 @@ nonisolated extension Deephaven_ConfigValue: SwiftProtobuf.Message, SwiftProtobu
     return true
   }
 }
+#endif  // Deephaven

@@ -1,3 +1,4 @@
+#if Deephaven
 /// RemoteFileSource's own minimal description of Deephaven's session service.
 ///
 /// Only what `rfs` sends or reads is described; service, method, field names and numbers are those
@@ -722,4 +723,4 @@ extension Deephaven_SessionService.ClientProtocol {
             onResponse: handleResponse
         )
     }
-}
+}#endif  // Deephaven

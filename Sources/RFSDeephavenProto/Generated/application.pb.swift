@@ -1,3 +1,4 @@
+#if Deephaven
 // DO NOT EDIT.
 // swift-format-ignore-file
 // swiftlint:disable all
@@ -156,3 +157,4 @@ nonisolated extension Deephaven_FieldInfo: SwiftProtobuf.Message, SwiftProtobuf.
     return true
   }
 }
+#endif  // Deephaven

@@ -1,3 +1,4 @@
+#if Deephaven
 // DO NOT EDIT.
 // swift-format-ignore-file
 // swiftlint:disable all
@@ -275,3 +276,4 @@ nonisolated extension Deephaven_TerminationNotificationResponse: SwiftProtobuf.M
     return true
   }
 }
+#endif  // Deephaven

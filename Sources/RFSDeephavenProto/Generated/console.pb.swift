@@ -1,3 +1,4 @@
+#if Deephaven
 // DO NOT EDIT.
 // swift-format-ignore-file
 // swiftlint:disable all
@@ -483,3 +484,4 @@ nonisolated extension Deephaven_LogSubscriptionData: SwiftProtobuf.Message, Swif
     return true
   }
 }
+#endif  // Deephaven

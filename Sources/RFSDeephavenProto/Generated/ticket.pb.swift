@@ -1,3 +1,4 @@
+#if Deephaven
 // DO NOT EDIT.
 // swift-format-ignore-file
 // swiftlint:disable all
@@ -148,3 +149,4 @@ nonisolated extension Deephaven_TypedTicket: SwiftProtobuf.Message, SwiftProtobu
     return true
   }
 }
+#endif  // Deephaven

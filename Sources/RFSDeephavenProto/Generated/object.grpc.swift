@@ -1,3 +1,4 @@
+#if Deephaven
 /// RemoteFileSource's own minimal description of Deephaven's object service.
 ///
 /// Only what `rfs` sends or reads is described; service, method, field names and numbers are those
@@ -319,4 +320,4 @@ extension Deephaven_ObjectService.ClientProtocol {
             onResponse: handleResponse
         )
     }
-}
+}#endif  // Deephaven

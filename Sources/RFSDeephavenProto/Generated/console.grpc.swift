@@ -1,3 +1,4 @@
+#if Deephaven
 /// RemoteFileSource's own minimal description of Deephaven's console service.
 ///
 /// Only what `rfs` sends or reads is described; service, method, field names and numbers are those
@@ -916,4 +917,4 @@ extension Deephaven_ConsoleService.ClientProtocol {
             onResponse: handleResponse
         )
     }
-}
+}#endif  // Deephaven

@@ -1,3 +1,4 @@
+#if Deephaven
 // DO NOT EDIT.
 // swift-format-ignore-file
 // swiftlint:disable all
@@ -360,3 +361,4 @@ nonisolated extension Deephaven_ServerData: SwiftProtobuf.Message, SwiftProtobuf
     return true
   }
 }
+#endif  // Deephaven

@@ -1,0 +1,2 @@
+#if Deephaven
+#endif
