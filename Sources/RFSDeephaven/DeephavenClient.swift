@@ -7,8 +7,11 @@ import Synchronization
 
 /// `rfs` as a client of a Deephaven server's remote-file-source plugin: the steps behind
 /// `rfs serve|run|info --deephaven URL`, each over one ``DeephavenSession``.
-public struct DeephavenClient: Sendable {
-    public let endpoint: DeephavenEndpoint
+public struct DeephavenClient<Connector: DeephavenConnector>: Sendable {
+    typealias Session = DeephavenSession<Connector.Transport>
+
+    public let connector: Connector
+    public var endpoint: DeephavenEndpoint { connector.endpoint }
     public let logger: Logger
     /// How long the plugin may take to acknowledge our connection id on a fresh stream.
     public var streamReadyTimeout: Duration = .seconds(20)
@@ -17,8 +20,8 @@ public struct DeephavenClient: Sendable {
     /// Waits between reconnection attempts of `serve`: doubling from the first to the last.
     public var reconnectDelays: (first: Duration, last: Duration) = (.milliseconds(500), .seconds(5))
 
-    public init(endpoint: DeephavenEndpoint, logger: Logger) {
-        self.endpoint = endpoint
+    public init(connector: Connector, logger: Logger) {
+        self.connector = connector
         self.logger = logger
     }
 
@@ -35,33 +38,39 @@ public struct DeephavenClient: Sendable {
     /// plugin object, its stream, our connection id, the execution context naming `names`), and
     /// when the server goes away (restart, lost session, closed stream) logs it and attaches again
     /// with growing waits. A failure of the first attachment is thrown: wrong key, no plugin,
-    /// unreachable server. `attached` is called after each (re)attachment.
+    /// unreachable server. `attached` is called after each (re)attachment. Returns after `stop`
+    /// is signalled and our plugin object is removed.
     public func serve(
-        sources: SourceSet, names: [String], attached: @escaping @Sendable (Attachment, _ reconnected: Bool) -> Void
+        sources: SourceSet, names: [String], until stop: StopSignal,
+        attached: @escaping @Sendable (Attachment, _ reconnected: Bool) -> Void
     ) async throws {
         var attachedOnce = false
         var delay = reconnectDelays.first
-        while !Task.isCancelled {
+        while !stop.isStopped, !Task.isCancelled {
             let everAttached = Atomic<Bool>(false)
             do {
-                try await DeephavenSession.with(endpoint, logger: logger) { [self, attachedOnce] session in
+                try await Session.with(connector, logger: logger) { [self, attachedOnce] session in
                     try await withPlugin(session, sources: sources, names: names) { attachment, _ in
                         everAttached.store(true, ordering: .relaxed)
                         attached(attachment, attachedOnce)
-                        while true { try await Task.sleep(for: .seconds(3600)) }
+                        await stop.wait()
                     }
                 }
+                return
             } catch {
-                if Task.isCancelled { return }
+                if Task.isCancelled || stop.isStopped { return }
                 if everAttached.load(ordering: .relaxed) {
                     attachedOnce = true
                     delay = reconnectDelays.first
                 }
                 guard attachedOnce else { throw error }
-                logger.warning(
-                    "lost the Deephaven server; reconnecting",
+                // One warning when the server goes away; each failed attempt after it at info.
+                let justLost = everAttached.load(ordering: .relaxed)
+                logger.log(
+                    level: justLost ? .warning : .info,
+                    justLost ? "lost the Deephaven server; reconnecting" : "reconnecting to the Deephaven server failed",
                     metadata: ["server": "\(endpoint.url)", "error": "\(error)", "retry_in": "\(delay)"])
-                try? await Task.sleep(for: delay)
+                await stop.sleep(for: delay)
                 delay = min(delay * 2, reconnectDelays.last)
             }
         }
@@ -78,7 +87,7 @@ public struct DeephavenClient: Sendable {
         output: @escaping @Sendable (OutputFence.Stream, String) async -> Void
     ) async throws -> Int64 {
         let client = self
-        return try await DeephavenSession.with(endpoint, logger: logger) { session in
+        return try await Session.with(connector, logger: logger) { session in
             try await client.withPlugin(session, sources: sources, names: names) { attachment, console in
                 client.logger.info(
                     "running", metadata: ["script": "\(path)", "connection_id": "\(attachment.connectionID)", "server": "\(client.endpoint.url)"])
@@ -97,7 +106,7 @@ public struct DeephavenClient: Sendable {
     /// objects in its console with their connection ids and names.
     public func info() async throws -> DeephavenInfo {
         let client = self
-        return try await DeephavenSession.with(endpoint, logger: logger) { session in
+        return try await Session.with(connector, logger: logger) { session in
             let console = try await session.startPythonConsole()
             let collected = Mutex("")
             _ = try await client.fenced(session: session, console: console, step: "reading the plugin's state") { fence in
@@ -116,7 +125,7 @@ public struct DeephavenClient: Sendable {
     /// clears our execution context and removes our plugin object, even when `body` threw or
     /// was cancelled. If the stream ends first, `body` is cancelled and the stream's error thrown.
     func withPlugin<Result: Sendable>(
-        _ session: DeephavenSession, sources: SourceSet, names: [String],
+        _ session: Session, sources: SourceSet, names: [String],
         body: @escaping @Sendable (Attachment, Deephaven_Ticket) async throws -> Result
     ) async throws -> Result {
         let console = try await session.startPythonConsole()
@@ -167,7 +176,7 @@ public struct DeephavenClient: Sendable {
     }
 
     /// Best effort, and not cancelled with the caller: a lost server makes it fail at once.
-    private func dispose(_ attachment: Attachment, console: Deephaven_Ticket, session: DeephavenSession) async {
+    private func dispose(_ attachment: Attachment, console: Deephaven_Ticket, session: Session) async {
         let logger = self.logger
         let server = endpoint.url
         await Task {
@@ -185,7 +194,7 @@ public struct DeephavenClient: Sendable {
     /// Runs the command `make(fence)` builds and hands its fenced output to `output`, returning
     /// the status its end marker carries. The log is followed from before the command starts.
     func fenced(
-        session: DeephavenSession, console: Deephaven_Ticket, step: String, _ make: (OutputFence) -> String,
+        session: Session, console: Deephaven_Ticket, step: String, _ make: (OutputFence) -> String,
         output: @escaping @Sendable (OutputFence.Stream, String) async -> Void
     ) async throws -> Int64 {
         let fence = LockedFence(OutputFence(nonce: Self.randomHex(12)))
@@ -240,6 +249,13 @@ public struct DeephavenClient: Sendable {
 
     static func randomHex(_ bytes: Int) -> String {
         (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+    }
+}
+
+extension DeephavenClient where Connector == PosixDeephavenConnector {
+    /// A client of a real server, over HTTP/2 (TLS for `https://`).
+    public init(endpoint: DeephavenEndpoint, logger: Logger) {
+        self.init(connector: PosixDeephavenConnector(endpoint: endpoint), logger: logger)
     }
 }
 

@@ -46,6 +46,9 @@ public enum DeephavenError: Error, CustomStringConvertible, Sendable {
         }
     }
 
+    /// The first call: its reply proves the key and carries the first bearer token.
+    static let loginCall = "login (ConfigService/GetConfigurationConstants)"
+
     /// Maps a gRPC failure of `call` to what it means for the person: an unreachable server or a
     /// refused key get their own wording; anything else names the call.
     static func from(_ error: any Error, call: String, server: String) -> DeephavenError {
@@ -56,9 +59,9 @@ public enum DeephavenError: Error, CustomStringConvertible, Sendable {
         switch rpc.code {
         case .unavailable:
             return .unreachable(server: server, underlying: rpc)
-        case .deadlineExceeded where call == DeephavenSession.loginCall:
+        case .deadlineExceeded where call == loginCall:
             return .unreachable(server: server, underlying: rpc)
-        case .unauthenticated where call == DeephavenSession.loginCall:
+        case .unauthenticated where call == loginCall:
             return .wrongPSK(server: server)
         case .unauthenticated:
             return .sessionExpired(server: server)

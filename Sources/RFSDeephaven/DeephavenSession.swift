@@ -6,28 +6,65 @@ import Logging
 import RFSDeephavenProto
 import Synchronization
 
+/// How a ``DeephavenClient`` reaches its server: the endpoint, and a fresh gRPC transport for
+/// each connection (a reconnecting `serve` makes several). Real servers use
+/// ``PosixDeephavenConnector``; tests connect to fake services in process.
+public protocol DeephavenConnector: Sendable {
+    associatedtype Transport: ClientTransport
+    var endpoint: DeephavenEndpoint { get }
+    func makeTransport() throws -> Transport
+}
+
+/// HTTP/2 over TCP (and TLS for `https://`) with grpc-swift-nio-transport.
+public struct PosixDeephavenConnector: DeephavenConnector {
+    public let endpoint: DeephavenEndpoint
+
+    public init(endpoint: DeephavenEndpoint) {
+        self.endpoint = endpoint
+    }
+
+    public func makeTransport() throws -> HTTP2ClientTransport.Posix {
+        do {
+            return try HTTP2ClientTransport.Posix(
+                target: .dns(host: endpoint.host, port: endpoint.port), transportSecurity: try security())
+        } catch {
+            throw DeephavenError.unreachable(
+                server: endpoint.url, underlying: RPCError(code: .unavailable, message: "\(error)", cause: error))
+        }
+    }
+
+    private func security() throws -> HTTP2ClientTransport.Posix.TransportSecurity {
+        guard endpoint.useTLS else { return .plaintext }
+        let caFile = endpoint.caFile
+        return .tls { config in
+            if let caFile {
+                config.trustRoots = .certificates([.file(path: caFile, format: .pem)])
+            }
+        }
+    }
+}
+
 /// One logged-in Deephaven session: the gRPC client, its credential, and the calls `rfs` makes.
 ///
 /// Built only by ``with(_:logger:body:)``, which owns the connection's lifetime: it logs in, keeps
 /// the session alive while `body` runs (Deephaven ends a session after `http.session.durationMs`
 /// without a call, and rotates the bearer token on replies), and shuts the client down after.
 /// Immutable apart from the credential (its own lock) and the export-id counter (atomic).
-public final class DeephavenSession: Sendable {
+public final class DeephavenSession<Transport: ClientTransport>: Sendable {
     /// The first call: its reply proves the key and carries the first bearer token.
-    static let loginCall = "login (ConfigService/GetConfigurationConstants)"
 
     public let endpoint: DeephavenEndpoint
     /// `deephaven.version` from the server's configuration constants, when it says.
     public let serverVersion: String?
     /// How long the server keeps an idle session (`http.session.durationMs`, 5 min by default).
     public let sessionDuration: Duration
-    let client: GRPCClient<HTTP2ClientTransport.Posix>
+    let client: GRPCClient<Transport>
     let credentials: DeephavenCredentials
     let logger: Logger
     private let nextExportID = Atomic<Int32>(1)
 
     private init(
-        endpoint: DeephavenEndpoint, client: GRPCClient<HTTP2ClientTransport.Posix>, credentials: DeephavenCredentials,
+        endpoint: DeephavenEndpoint, client: GRPCClient<Transport>, credentials: DeephavenCredentials,
         constants: [String: String], logger: Logger
     ) {
         self.endpoint = endpoint
@@ -44,19 +81,12 @@ public final class DeephavenSession: Sendable {
     /// ``DeephavenError`` for an unreachable server or a refused key; if the session is lost
     /// while `body` runs (the server restarted, the key was revoked), `body` is cancelled and the
     /// keepalive's error is thrown.
-    public static func with<Result: Sendable>(
-        _ endpoint: DeephavenEndpoint, logger: Logger,
+    public static func with<Connector: DeephavenConnector, Result: Sendable>(
+        _ connector: Connector, logger: Logger,
         body: @escaping @Sendable (DeephavenSession) async throws -> Result
-    ) async throws -> Result {
-        let transport: HTTP2ClientTransport.Posix
-        do {
-            transport = try HTTP2ClientTransport.Posix(
-                target: .dns(host: endpoint.host, port: endpoint.port),
-                transportSecurity: try security(for: endpoint))
-        } catch {
-            throw DeephavenError.unreachable(
-                server: endpoint.url, underlying: RPCError(code: .unavailable, message: "\(error)", cause: error))
-        }
+    ) async throws -> Result where Connector.Transport == Transport {
+        let endpoint = connector.endpoint
+        let transport = try connector.makeTransport()
         let credentials = DeephavenCredentials(psk: endpoint.psk)
         return try await withGRPCClient(transport: transport, interceptors: [DeephavenAuthInterceptor(credentials: credentials)]) {
             client in
@@ -84,17 +114,8 @@ public final class DeephavenSession: Sendable {
         }
     }
 
-    private static func security(for endpoint: DeephavenEndpoint) throws -> HTTP2ClientTransport.Posix.TransportSecurity {
-        guard endpoint.useTLS else { return .plaintext }
-        return .tls { config in
-            if let caFile = endpoint.caFile {
-                config.trustRoots = .certificates([.file(path: caFile, format: .pem)])
-            }
-        }
-    }
-
     private static func login(
-        client: GRPCClient<HTTP2ClientTransport.Posix>, endpoint: DeephavenEndpoint
+        client: GRPCClient<Transport>, endpoint: DeephavenEndpoint
     ) async throws -> [String: String] {
         var options = CallOptions.defaults
         options.timeout = endpoint.connectTimeout
@@ -104,7 +125,7 @@ public final class DeephavenSession: Sendable {
                 Deephaven_ConfigurationConstantsRequest(), options: options)
             return reply.configValues.mapValues(\.stringValue)
         } catch {
-            throw DeephavenError.from(error, call: loginCall, server: endpoint.url)
+            throw DeephavenError.from(error, call: DeephavenError.loginCall, server: endpoint.url)
         }
     }
 

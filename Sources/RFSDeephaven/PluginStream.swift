@@ -25,8 +25,8 @@ enum PluginStream {
     /// once the plugin has acknowledged it, then answers `fetch_module` from `sources` until
     /// cancelled. Throws ``DeephavenError/messageStreamEnded(server:reason:)`` when the server
     /// ends the stream.
-    static func serve(
-        session: DeephavenSession, variable: String, connectionID: String, sources: SourceSet, logger: Logger,
+    static func serve<Transport: ClientTransport>(
+        session: DeephavenSession<Transport>, variable: String, connectionID: String, sources: SourceSet, logger: Logger,
         ready: @escaping @Sendable () -> Void
     ) async throws {
         let connect = connectRequest(variable: variable)

@@ -19,12 +19,17 @@ struct RunCommand: AsyncParsableCommand {
             uncaught exception (traceback on stderr), the os._exit status, 128+N when signal N \
             ended the run's process (one line on stderr names it), 130 on Ctrl-C; 2 when the \
             worker cannot be reached or refuses, or stops answering (no reply to keepalive pings \
-            for --pong-timeout; one line on stderr names the worker).
+            for --pong-timeout; one line on stderr names the worker). With --deephaven URL the \
+            script runs in a fresh console of that Deephaven server, importing from the --source \
+            folders through its remote-file-source plugin; Ctrl-C then exits 130 at once, and the \
+            script may go on running there (Deephaven cannot cancel a running command).
             """
     )
 
     @Option(help: "Worker URL, e.g. wss://host:8710 (default: a private local worker).")
     var worker: String?
+
+    @OptionGroup var deephaven: DeephavenOptions
 
     @Option(name: .customLong("source"), help: "Folder whose modules the script may import (repeatable, searched in order).")
     var sources: [String] = []
@@ -56,8 +61,13 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var prefetch: PrefetchOptions
     @OptionGroup var logging: LoggingOptions
 
+    func validate() throws {
+        try deephaven.validate(worker: worker, workerOptional: true)
+    }
+
     func run() async throws {
         let logger = logging.bootstrap(default: .warning)
+        if deephaven.url != nil { return try await runOnDeephaven(logger: logger) }
         // The private worker (and the run host it starts at once) come up while we read the
         // sources and the script: starting an interpreter is the longest step of a local run.
         let starting: Task<ChildWorker, any Error>? =
@@ -166,6 +176,37 @@ struct RunCommand: AsyncParsableCommand {
 }
 
 extension RunCommand {
+    /// `--deephaven`: the script runs in the server's console; modules come one `fetch_module` at
+    /// a time through the plugin (it takes no manifest). The script's own folder joins the
+    /// sources unless `--no-script-dir`, as with `python job.py`.
+    func runOnDeephaven(logger: Logger) async throws {
+        #if Deephaven
+        let endpoint = try DeephavenCommands.endpoint(deephaven, caFile: connection.caFile)
+        let scriptPath = URL(fileURLWithPath: script).standardizedFileURL.path
+        let sourceSet: SourceSet
+        let names: [String]
+        let code: String
+        do {
+            code = try ScriptSource.read(scriptPath)
+            var folders = sources
+            let scriptFolder = URL(fileURLWithPath: scriptPath).deletingLastPathComponent().path
+            if !noScriptDirectory, !sources.contains(where: { URL(fileURLWithPath: $0).standardizedFileURL.path == scriptFolder }) {
+                folders.append(scriptFolder)
+            }
+            sourceSet = try SourceSet(directories: folders, excludes: excludes, maxFileBytes: fileSize.maxFileSize.bytes)
+            names = try sourceSet.topLevelNames()
+        } catch {
+            throw Console.fail("\(error)")
+        }
+        let status = try await DeephavenCommands.run(
+            endpoint, code: code, scriptPath: scriptPath, argv: [scriptPath] + scriptArguments, sources: sourceSet,
+            names: names, logger: logger)
+        if status != 0 { throw ExitCode(status) }
+        #else
+        throw Console.fail(DeephavenOptions.unavailable.description)
+        #endif
+    }
+
     /// The manifest of the run's folders (the script's own first, unless `--no-script-dir`),
     /// built on the NIO thread pool: it walks and hashes files, which must not hold up an event
     /// loop or the cooperative pool.

@@ -12,7 +12,10 @@ struct ServeCommand: AsyncParsableCommand {
             Runs started by other tools import from DIR when their execution context names this \
             session's connection id (printed at start, or chosen with --id) and DIR's top-level names. \
             Exits 0 when interrupted or when the worker closes the session; 2 when the worker \
-            cannot be reached or stops answering (no reply to keepalive pings for --pong-timeout).
+            cannot be reached or stops answering (no reply to keepalive pings for --pong-timeout). \
+            With --deephaven URL, serves a Deephaven server's remote-file-source plugin instead: \
+            rfs sets the server's execution context to DIR's top-level names, so code run in any of \
+            its consoles imports them from DIR; rfs reconnects when the server restarts.
             """
     )
 
@@ -20,7 +23,9 @@ struct ServeCommand: AsyncParsableCommand {
     var directory: String
 
     @Option(help: "Worker URL, e.g. ws://127.0.0.1:8710.")
-    var worker: String
+    var worker: String?
+
+    @OptionGroup var deephaven: DeephavenOptions
 
     @Option(help: "Connection id to claim (default: a fresh one).")
     var id: String?
@@ -33,6 +38,11 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var prefetch: PrefetchOptions
     @OptionGroup var logging: LoggingOptions
 
+    func validate() throws {
+        try deephaven.validate(worker: worker)
+        if deephaven.url != nil, id != nil { throw ValidationError("--id is for workers: the Deephaven plugin gets a fresh connection id") }
+    }
+
     func run() async throws {
         let logger = logging.bootstrap(default: .info)
         let sources: SourceSet
@@ -43,6 +53,16 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             throw Console.fail("\(error)")
         }
+        if deephaven.url != nil {
+            #if Deephaven
+            let endpoint = try DeephavenCommands.endpoint(deephaven, caFile: connection.caFile)
+            try await DeephavenCommands.serve(endpoint, directory: directory, sources: sources, names: names, logger: logger)
+            return
+            #else
+            throw Console.fail(DeephavenOptions.unavailable.description)
+            #endif
+        }
+        guard let worker else { throw Console.fail("give --worker URL or --deephaven URL") }
         let session: ClientSession
         let connectionID = id ?? UUID().uuidString.lowercased()
         do {

@@ -9,7 +9,7 @@ struct WorkerConnectionOptions: ParsableArguments {
     @Option(name: .customLong("token-file"), help: "File holding the worker's bearer token (default: $RFS_TOKEN).")
     var tokenFile: String?
 
-    @Option(name: .customLong("ca-file"), help: "PEM file of the CA that signed a wss:// worker's certificate.")
+    @Option(name: .customLong("ca-file"), help: "PEM file of the CA that signed a wss:// worker's (or an https:// Deephaven server's) certificate.")
     var caFile: String?
 
     @OptionGroup var keepalive: KeepaliveOptions
