@@ -160,7 +160,7 @@ let package = Package(
         .testTarget(
             name: "RFSDeephavenTests",
             dependencies: [
-                "RFSDeephaven", "RFSDeephavenProto", "RFSProtocol", "RFSWire", "RFSTestSupport",
+                "RFSDeephaven", "RFSDeephavenProto", "RFSClient", "RFSProtocol", "RFSWire", "RFSTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRPCCore", package: "grpc-swift-2", condition: .when(traits: ["Deephaven"])),
                 .product(name: "GRPCInProcessTransport", package: "grpc-swift-2", condition: .when(traits: ["Deephaven"])),
