@@ -151,12 +151,12 @@ extension EndToEnd {
         func sessionKeptAlive() async throws {
             let project = try Self.makeProject()
             try project.write("probe/probe.py", "import abs_pkg\nprint('still served', abs_pkg.VALUE)\n")
-            try await DeephavenTestServer.with(sessionMillis: 6_000) { server in
+            try await DeephavenTestServer.with(sessionMillis: 10_000) { server in
                 let serve = try ChildProcess(
                     ["serve", project.path("src"), "--deephaven", server.url, "--log-level", "debug"], environment: server.environment)
                 _ = try #require(await serve.waitForLine(containing: "rfs serve: serving"))
                 // Keepalives come every third of the session: four of them span more than a
-                // whole session length of 6 s.
+                // whole session length of 10 s (Deephaven refuses less).
                 for _ in 0..<4 {
                     _ = try #require(await serve.waitForStderrLine(containing: "Deephaven session kept alive"))
                 }

@@ -136,7 +136,7 @@ final class ChildProcess: Sendable {
 
 /// Pipes are made close-on-exec and children spawned under this lock, so no child can
 /// inherit a pipe end that is being set up for another.
-private let spawnLock = Mutex(())
+let spawnLock = Mutex(())
 
 /// A pipe whose both ends are close-on-exec.
 private struct CloexecPipe {
