@@ -78,3 +78,22 @@ ensure_pypi_packages() {
     rm -rf "$target"
     mv "$target.partial" "$target"
 }
+
+# The Deephaven end-to-end tests start real deephaven-server JVMs (Java 17) from a venv at
+# .build/deephaven-venv (deephaven-server, the remote-file-source plugin, pydeephaven; about
+# 650 MB from PyPI on the first run).
+ensure_deephaven() {
+    if ! command -v java >/dev/null 2>&1; then
+        local sudo=""
+        if [ "$(id -u)" != "0" ]; then sudo="sudo"; fi
+        $sudo apt-get update -qq >&2
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq openjdk-17-jre-headless >&2
+    fi
+    if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
+        local sudo=""
+        if [ "$(id -u)" != "0" ]; then sudo="sudo"; fi
+        $sudo apt-get update -qq >&2
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-venv >&2
+    fi
+    scripts/deephaven-server install >&2
+}

@@ -33,6 +33,7 @@ extension EndToEnd {
             try tree.write("jobs/raises.py", "import failing\n\nfailing.explode()\n")
             try tree.write("jobs/exit3.py", "import sys\nprint('before exit')\nsys.exit(3)\n")
             try tree.write("jobs/exit0.py", "raise SystemExit(0)\n")
+            try tree.write("jobs/blocks.py", "import time\nprint('blocking now', flush=True)\ntime.sleep(600)\n")
             return tree
         }
 
@@ -71,6 +72,18 @@ extension EndToEnd {
                 let exit0 = try await run("exit0.py")
                 #expect(exit0.status == 0)
                 #expect(exit0.stderr == "")
+
+                // Output streams while the script runs; Ctrl-C exits 130 at once and says the
+                // script goes on (Deephaven has no CancelCommand). Last: it keeps the console busy.
+                let blocking = try ChildProcess(
+                    ["run", project.path("jobs/blocks.py"), "--deephaven", server.url], environment: server.environment)
+                _ = try #require(await blocking.waitForLine(containing: "blocking now"))
+                blocking.signal(SIGINT)
+                let interrupted = await blocking.result()
+                #expect(interrupted.status == 130)
+                #expect(
+                    interrupted.stderr
+                        == "rfs: interrupted; the Deephaven server cannot cancel a running command, so \(project.path("jobs/blocks.py")) may still be running there\n")
             }
         }
 
