@@ -15,6 +15,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from urllib.parse import urlparse
 
@@ -38,21 +39,29 @@ def timed(session, code):
 def rfs_block(args, session, repeat):
     env = dict(os.environ, DEEPHAVEN_PSK=args.psk)
     serve = subprocess.Popen(
-        [args.rfs, "serve", args.source, "--deephaven", args.url, "--log-level", "warning"],
+        [args.rfs, "serve", args.source, "--deephaven", args.url, "--log-level", "info"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     banner = serve.stdout.readline()
     if "serving" not in banner:
         serve.kill()
         raise SystemExit(f"rfs serve did not start: {banner}{serve.stderr.read()}")
+    # One log line per fetch: drained by a thread, so rfs never blocks on a full pipe.
+    lines = []
+    drain = threading.Thread(target=lambda: lines.extend(serve.stderr), daemon=True)
+    drain.start()
+    seconds = []
     try:
-        seconds = []
         for _ in range(repeat):
             session.run_script(EVICT)
             seconds.append(timed(session, "import networkx"))
-        return seconds
     finally:
         serve.send_signal(signal.SIGINT)
         serve.wait(timeout=30)
+        drain.join(timeout=30)
+    # rfs's own time per fetch: the lookup and read it logs as `us=` for each fetch_module.
+    lookups = [int(part[3:]) for line in lines if " fetch" in line
+               for part in line.split() if part.startswith("us=")]
+    return seconds, lookups
 
 
 def client_block(args, repeat):
@@ -88,10 +97,13 @@ def main():
     url = urlparse(args.url)
     session = Session(url.hostname, url.port, auth_type=PSK_AUTH, auth_token=args.psk)
     results = {"rfs serve": [], "pydeephaven client": [], "server's own disk": []}
+    lookups = []
     fetches = None
     try:
         for _ in range(args.rounds):
-            results["rfs serve"] += rfs_block(args, session, args.repeat)
+            seconds, micros = rfs_block(args, session, args.repeat)
+            results["rfs serve"] += seconds
+            lookups += micros
             seconds, fetches = client_block(args, args.repeat)
             results["pydeephaven client"] += seconds
             results["server's own disk"] += disk_block(session, args.source, args.repeat)
@@ -107,6 +119,9 @@ def main():
     print(f"  rfs serve / pydeephaven client: {rfs / client:.2f}x")
     print(f"  plugin cost per module: rfs {(rfs - disk) / fetches * 1000:.2f} ms, "
           f"pydeephaven client {(client - disk) / fetches * 1000:.2f} ms")
+    if lookups:
+        print(f"  rfs's own share: {statistics.mean(lookups) / 1000:.3f} ms per fetch (median {statistics.median(lookups)} us, "
+              f"{len(lookups)} fetches logged), {statistics.mean(lookups) * fetches / 1000 / (rfs * 1000) * 100:.1f}% of the import")
 
 
 if __name__ == "__main__":
