@@ -16,11 +16,14 @@ extension EndToEnd {
             "lock = threading.Lock(); lock.acquire(); lock.acquire()",
         ]
 
+        /// `ready` is printed inside the `try`: the test interrupts as soon as it reads `ready`,
+        /// which may be before print() has returned (its write checks for signals as CPython's
+        /// does), and a KeyboardInterrupt raised there must reach the handler too.
         static func blockingScript(_ call: String) -> String {
             """
             import queue, threading, time
-            print('ready', flush=True)
             try:
+                print('ready', flush=True)
                 \(call)
             except KeyboardInterrupt:
                 print('interrupted', flush=True)
@@ -28,12 +31,16 @@ extension EndToEnd {
             """
         }
 
-        /// Ignores every interrupt; prints its pid first so the test can see the host die.
+        /// Ignores every interrupt, also one that lands while it prints its pid (which it does
+        /// first, inside the `try`, so the test can see the host die).
         static let stubborn = """
             import os, time
-            print(f'pid {os.getpid()}', flush=True)
+            announced = False
             while True:
                 try:
+                    if not announced:
+                        announced = True
+                        print(f'pid {os.getpid()}', flush=True)
                     time.sleep(600)
                 except KeyboardInterrupt:
                     print('ignored', flush=True)
