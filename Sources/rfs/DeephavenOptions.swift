@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 
 /// `--deephaven URL` on `run`, `serve` and `info`: talk to a Deephaven server's
 /// remote-file-source plugin instead of an rfs worker. Always parsed, so a build without the
@@ -13,16 +12,11 @@ struct DeephavenOptions: ParsableArguments {
     @Option(name: .customLong("psk-file"), help: "File holding the Deephaven pre-shared key (default: $DEEPHAVEN_PSK).")
     var pskFile: String?
 
-    /// The key from `--psk-file`, else `DEEPHAVEN_PSK`; trimmed. Empty when neither gives one.
+    /// The key from `--psk-file`, else `DEEPHAVEN_PSK`, trimmed; empty when neither gives one
+    /// (the endpoint then refuses it, saying where a key comes from).
     func psk() throws -> String {
-        if let pskFile {
-            do {
-                return try String(contentsOfFile: pskFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-            } catch {
-                throw CLIError("cannot read the pre-shared key file \(pskFile): \(error.localizedDescription)")
-            }
-        }
-        return ProcessInfo.processInfo.environment["DEEPHAVEN_PSK"]?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        let psk = try SecretSource.read(file: pskFile, variable: "DEEPHAVEN_PSK", describing: "pre-shared key")
+        return psk?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
     }
 
     /// Exactly one of `--worker` and `--deephaven`, or (when `workerOptional`) neither.

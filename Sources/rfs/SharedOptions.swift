@@ -56,21 +56,29 @@ struct FileSizeOptions: ParsableArguments {
     var maxFileSize = ByteSize(bytes: ModuleIndex.defaultMaxFileBytes)
 }
 
-/// Where a bearer token comes from, for workers and clients alike: `--token-file`, else
-/// `RFS_TOKEN`; `nil` when neither is given. The file's text is trimmed.
-enum BearerTokenSource {
-    static func read(file: String?) throws -> String? {
+/// Where a secret comes from, for workers and clients alike: a file (`--token-file`,
+/// `--psk-file`), else an environment variable (`RFS_TOKEN`, `DEEPHAVEN_PSK`); `nil` when
+/// neither gives one. The file's text is trimmed.
+enum SecretSource {
+    static func read(file: String?, variable: String, describing what: String) throws -> String? {
         if let file {
             do {
                 return try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
             } catch {
-                throw CLIError("cannot read token file \(file): \(error.localizedDescription)")
+                throw CLIError("cannot read \(what) file \(file): \(error.localizedDescription)")
             }
         }
-        if let token = ProcessInfo.processInfo.environment["RFS_TOKEN"], !token.isEmpty {
-            return token
+        if let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty {
+            return value
         }
         return nil
+    }
+}
+
+/// The worker's bearer token: `--token-file`, else `RFS_TOKEN`.
+enum BearerTokenSource {
+    static func read(file: String?) throws -> String? {
+        try SecretSource.read(file: file, variable: "RFS_TOKEN", describing: "token")
     }
 }
 

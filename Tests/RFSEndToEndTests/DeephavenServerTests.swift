@@ -37,6 +37,13 @@ extension EndToEnd {
             return tree
         }
 
+        /// Runs `probe/probe.py` as another client with no sources of its own: its imports of the
+        /// served names go to the `rfs serve` session's plugin object.
+        static func runProbe(_ project: TemporaryTree, on server: DeephavenTestServer) async throws -> ChildProcess.Result {
+            try await rfs(
+                ["run", project.path("probe/probe.py"), "--no-script-dir", "--deephaven", server.url], environment: server.environment)
+        }
+
         @Test("run: relative and absolute imports and a namespace package; stdout and stderr; exit statuses as python's; tracebacks with the client's paths")
         func runScripts() async throws {
             let project = try Self.makeProject()
@@ -119,8 +126,7 @@ extension EndToEnd {
 
                 // A run of another client with no sources of its own: the console's imports of
                 // DIR's names go to the serve session's plugin object.
-                let probe = try await rfs(
-                    ["run", project.path("probe/probe.py"), "--no-script-dir", "--deephaven", server.url], environment: server.environment)
+                let probe = try await Self.runProbe(project, on: server)
                 #expect(probe.status == 0, "\(probe.stderr)")
                 #expect(probe.stdout == "probe 42 hello from rel_pkg\n")
 
@@ -173,8 +179,7 @@ extension EndToEnd {
                 for _ in 0..<4 {
                     _ = try #require(await serve.waitForStderrLine(containing: "Deephaven session kept alive"))
                 }
-                let probe = try await rfs(
-                    ["run", project.path("probe/probe.py"), "--no-script-dir", "--deephaven", server.url], environment: server.environment)
+                let probe = try await Self.runProbe(project, on: server)
                 #expect(probe.status == 0, "\(probe.stderr)")
                 #expect(probe.stdout == "still served 42\n")
                 serve.signal(SIGINT)
@@ -197,8 +202,7 @@ extension EndToEnd {
                 #expect(restarted.url == server.url)
                 let again = try #require(await serve.waitForLine(containing: "rfs serve: reconnected; serving"))
                 #expect(again.contains(server.url))
-                let probe = try await rfs(
-                    ["run", project.path("probe/probe.py"), "--no-script-dir", "--deephaven", server.url], environment: server.environment)
+                let probe = try await Self.runProbe(project, on: server)
                 #expect(probe.status == 0, "\(probe.stderr)")
                 #expect(probe.stdout == "after restart hello from rel_pkg\n")
                 serve.signal(SIGINT)
